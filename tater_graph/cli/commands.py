@@ -1,0 +1,196 @@
+"""The core commands: search, ingest, sql, export, stats and migrate."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from tater_graph.cli.main import Context, cli, stderr
+from tater_graph.cli.output import print_rows
+
+pass_context = click.make_pass_decorator(Context)
+EMBEDDER_CHOICE = click.Choice(["e5", "hashed"])
+
+
+@cli.command()
+@click.option("--dataset", type=click.Choice(["gsm8k", "gsm8k-train", "math500", "arith2"]), default="gsm8k",
+              show_default=True, help="Bundled problem set.")
+@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True, help="Number of problems.")
+@click.option("--offset", type=click.IntRange(min=0), default=0, show_default=True, help="First problem index.")
+@click.option("--n", "n", type=click.IntRange(min=1), default=8, show_default=True, help="Rollouts per problem.")
+@click.option("--strategy", default="best-of-n", show_default=True, help="Search strategy.")
+@click.option("--model", "model_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="GGUF model file (default: the bundled Gemma 3 270M).")
+@click.option("--n-ctx", type=click.IntRange(min=256), default=2048, show_default=True,
+              help="Model context window in tokens.")
+@click.option("--max-tokens", type=click.IntRange(min=1), default=192, show_default=True,
+              help="Generation budget per rollout, in tokens.")
+@click.option("--temperature", type=click.FloatRange(min=0), default=0.8, show_default=True,
+              help="Sampling temperature (0 is greedy).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Base seed of the run.")
+@click.option("--shots", type=click.IntRange(min=0), default=4, show_default=True, help="Few-shot examples.")
+@click.option("--embedder", type=EMBEDDER_CHOICE, default=None,
+              help="Step embedder (default: the database's, else e5).")
+@click.option("--json", "as_json", is_flag=True, help="Print the run summary as JSON.")
+@pass_context
+def search(ctx: Context, dataset: str, limit: int, offset: int, n: int, strategy: str, model_path: Path | None,
+           n_ctx: int, max_tokens: int, temperature: float, seed: int, shots: int, embedder: str | None,
+           as_json: bool) -> None:
+    """Run test-time search on bundled problems and store every rollout.
+
+    \b
+    Example:
+        tater-graph search --dataset gsm8k --limit 20 --n 8
+    """
+    from tater_graph.datasets import answer_format, load_problems
+    from tater_graph.graph import StepGraph
+    from tater_graph.model.llama import LlamaBackend
+    from tater_graph.search import SearchConfig, get_strategy
+
+    run = get_strategy(strategy)
+    config = SearchConfig(n=n, max_tokens=max_tokens, temperature=temperature, seed=seed, shots=shots,
+                          answer_format=answer_format(dataset))
+    problems = load_problems(dataset, limit=limit, offset=offset)
+    stderr.print(f"Loading model {model_path or 'Gemma 3 270M (bundled)'} ...")
+    model = LlamaBackend(model_path, n_ctx=n_ctx)
+
+    with StepGraph.open(ctx.db, embedder=embedder) as graph, _progress() as progress:
+        task = progress.add_task(f"{strategy} n={n}", total=len(problems), correct=0)
+        correct = 0
+
+        def advance(done: int, total: int, result) -> None:
+            nonlocal correct
+            correct += bool(result.is_correct)
+            progress.update(task, completed=done, correct=correct)
+
+        summary = run(graph, model, problems, config, dataset=dataset, progress=advance)
+
+    rows = [
+        ("run", summary.run_id), ("problems", summary.n_problems), ("correct", summary.n_correct),
+        ("accuracy", round(summary.accuracy, 4)), ("prompt tokens", summary.prompt_tokens),
+        ("generated tokens", summary.generated_tokens),
+        ("generated tokens per problem", round(summary.generated_tokens_per_problem, 1)),
+        ("model calls", summary.model_calls), ("wall seconds", round(summary.wall_seconds, 1)),
+        ("generated tokens per second", round(summary.generated_tokens / summary.wall_seconds, 1)
+         if summary.wall_seconds else 0.0),
+        ("database", str(ctx.db)),
+    ]
+    print_rows(["metric", "value"], rows, "json" if as_json else "table", title="Search run")
+
+
+def _progress() -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TextColumn("correct {task.fields[correct]}"), TimeElapsedColumn(), console=stderr)
+
+
+@cli.command()
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "processbench", "prm800k-stepwise"]), default="jsonl",
+              show_default=True, help="Input format (see the docs for the JSONL fields).")
+@click.option("--answer-format", type=click.Choice(["gsm8k", "math"]), default="gsm8k", show_default=True,
+              help="How final answers are written, for extraction.")
+@click.option("--embedder", type=EMBEDDER_CHOICE, default=None, help="Step embedder (default: the database's, else e5).")
+@pass_context
+def ingest(ctx: Context, file: Path, fmt: str, answer_format: str, embedder: str | None) -> None:
+    """Add recorded rollouts from FILE to the graph, all or nothing.
+
+    \b
+    Example:
+        tater-graph ingest rollouts.jsonl --format jsonl
+    """
+    from tater_graph.graph import StepGraph
+    from tater_graph.ingest import read_rollouts
+
+    rollouts = read_rollouts(file, fmt, answer_format=answer_format)
+    with StepGraph.open(ctx.db, embedder=embedder) as graph:
+        result = graph.ingest(rollouts)
+    stderr.print(f"Ingested {result.rollouts} rollouts of {result.problems} problems: "
+                 f"{result.new_nodes} new nodes, {result.new_edges} new edges.")
+
+
+@cli.command()
+@click.argument("query")
+@click.option("--json", "as_json", is_flag=True, help="Print rows as a JSON array.")
+@click.option("--jsonl", "as_jsonl", is_flag=True, help="Print one JSON object per row.")
+@click.option("--dialect", default="duckdb", show_default=True,
+              help="SQL dialect of QUERY (postgres, sqlite, ...), transpiled to DuckDB.")
+@pass_context
+def sql(ctx: Context, query: str, as_json: bool, as_jsonl: bool, dialect: str) -> None:
+    """Run a read-only SQL QUERY on the graph.
+
+    \b
+    Example:
+        tater-graph sql "SELECT problem_id, count(*) FROM nodes GROUP BY ALL"
+    """
+    from tater_graph.sql import run_query
+
+    columns, rows = run_query(ctx.db, query, dialect)
+    print_rows(columns, rows, "json" if as_json else "jsonl" if as_jsonl else "table")
+
+
+@cli.command()
+@click.option("--problem", "problem_id", type=int, required=True, help="Problem id (see the problems table).")
+@click.option("--format", "fmt", type=click.Choice(["graphml", "json"]), default="graphml", show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Output file (default: problem-ID.FORMAT).")
+@pass_context
+def export(ctx: Context, problem_id: int, fmt: str, output: Path | None) -> None:
+    """Write one problem's step DAG as GraphML or node-link JSON.
+
+    \b
+    Example:
+        tater-graph export --problem 1 --format graphml -o p1.graphml
+    """
+    from tater_graph.export import problem_graph, write_graph
+    from tater_graph.store.database import Database
+
+    with Database(ctx.db, read_only=True) as db:
+        graph = problem_graph(db, problem_id)
+    path = write_graph(graph, output or Path(f"problem-{problem_id}.{fmt}"), fmt)
+    stderr.print(f"Wrote {graph.number_of_nodes()} nodes and {graph.number_of_edges()} edges to {path}")
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print counts as JSON.")
+@pass_context
+def stats(ctx: Context, as_json: bool) -> None:
+    """Print row counts and sizes of the graph."""
+    from tater_graph.store.database import Database
+
+    with Database(ctx.db, read_only=True) as db:
+        rows = []
+        for table in ("problems", "runs", "rollouts", "nodes", "edges", "rollout_steps", "node_vectors"):
+            rows.append((table, db.con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]))
+        rows.append(("embedder", db.get_meta("embedder")))
+    rows.append(("database bytes", ctx.db.stat().st_size))
+    index = Path(str(ctx.db) + ".hnsw")
+    rows.append(("index bytes", index.stat().st_size if index.exists() else 0))
+    print_rows(["item", "value"], rows, "json" if as_json else "table", title=str(ctx.db))
+
+
+@cli.command()
+@click.option("--list", "list_only", is_flag=True, help="List migrations and whether each is applied; change nothing.")
+@pass_context
+def migrate(ctx: Context, list_only: bool) -> None:
+    """Bring the database schema up to date (never needed for new files)."""
+    import duckdb
+
+    from tater_graph.store import migrations as m
+
+    if list_only:
+        con = duckdb.connect(str(ctx.db), read_only=True) if ctx.db.exists() else duckdb.connect()
+        try:
+            version = m.current_version(con)
+        finally:
+            con.close()
+        rows = [(f"{x.version:04d}", x.name, "applied" if x.version <= version else "pending")
+                for x in m.load_migrations()]
+        print_rows(["version", "name", "status"], rows)
+        return
+    from tater_graph.store.database import Database
+
+    with Database(ctx.db) as db:
+        applied = db.applied
+    stderr.print(f"Applied {len(applied)} migration(s); schema version {m.latest_version()}.")

@@ -1,0 +1,128 @@
+"""The public entry point: a step graph on disk (DuckDB file plus HNSW index).
+
+>>> from tater_graph import StepGraph                               # doctest: +SKIP
+>>> with StepGraph.open("bank.duckdb", embedder="hashed") as graph:  # doctest: +SKIP
+...     graph.ingest(rollouts)
+...     graph.sql("SELECT count(*) FROM nodes").fetchall()
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import duckdb
+import numpy as np
+
+from tater_graph.embedders import DIM, Embedder, get_embedder
+from tater_graph.errors import ConfigError
+from tater_graph.index import IndexParams, VectorIndex
+from tater_graph.records import IngestResult, Rollout
+from tater_graph.store.database import Database, default_db_path
+from tater_graph.store.writer import GraphWriter
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_EMBEDDER = "e5"
+
+
+class StepGraph:
+    """A step graph: the database, its embedder and its vector index.
+
+    Open with :meth:`open`. The embedder is fixed per database at its first
+    write (vectors from different embedders cannot be compared); opening with
+    another one raises :class:`ConfigError`.
+    """
+
+    def __init__(self, db: Database, embedder_name: str, index_params: IndexParams = IndexParams(),
+                 namespace: str = "default"):
+        self.db = db
+        self.embedder_name = embedder_name
+        self.namespace = namespace
+        self._embedder: Embedder | None = None
+        self.index = VectorIndex(Path(str(db.path) + ".hnsw"), embedder_name, DIM, index_params)
+        self.index_status = "not-loaded"
+        if not db.read_only:
+            self.index_status = self.index.sync(db)
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str] | None = None, *, embedder: str | None = None,
+             read_only: bool = False, namespace: str = "default",
+             index_params: IndexParams = IndexParams()) -> StepGraph:
+        """Open (and create, migrate and index-sync when writable) the graph at ``path``.
+
+        Args:
+            path: database file; default ``$TATER_GRAPH_DB`` or ``./tater-graph.duckdb``.
+            embedder: ``"e5"`` or ``"hashed"``; default: the one the database
+                was built with, else ``"e5"``.
+            read_only: open without the write lock (no ingest, no index save).
+            namespace: the bank that new problems and runs belong to.
+        """
+        db = Database(path or default_db_path(), read_only=read_only)
+        try:
+            stored = db.get_meta("embedder")
+            name = embedder or stored or DEFAULT_EMBEDDER
+            if stored is not None and stored != name:
+                raise ConfigError(
+                    f"database {db.path} was built with the {stored!r} embedder, not {name!r}: "
+                    f"pass --embedder {stored}, or use a new database file"
+                )
+            if stored is None and not read_only:
+                db.set_meta("embedder", name)
+            return cls(db, name, index_params, namespace)
+        except BaseException:
+            db.close()
+            raise
+
+    @property
+    def embedder(self) -> Embedder:
+        if self._embedder is None:
+            self._embedder = get_embedder(self.embedder_name)
+        return self._embedder
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        return self.embedder.embed(texts)
+
+    def ingest(self, rollouts: Sequence[Rollout], run_id: int | None = None) -> IngestResult:
+        """Write rollouts (whole, in one transaction) and index their new steps."""
+        writer = GraphWriter(self.db, self.embed, self.namespace)
+        result = writer.write(rollouts, run_id=run_id)
+        if result.new_nodes:
+            self._index_new_vectors()
+        return result
+
+    def _index_new_vectors(self) -> None:
+        table = self.db.cursor().sql(
+            "SELECT node_id, embedding FROM node_vectors WHERE node_id > ? ORDER BY node_id",
+            params=[self.index.last_node_id],
+        ).to_arrow_table()
+        if table.num_rows:
+            ids = table.column("node_id").to_numpy()
+            vectors = table.column("embedding").combine_chunks().flatten().to_numpy().reshape(len(ids), DIM)
+            self.index.add(ids, vectors)
+
+    def sql(self, query: str, params: Sequence[object] | None = None) -> duckdb.DuckDBPyRelation:
+        """Run trusted SQL on the graph's own connection (no sandbox: for library code)."""
+        return self.db.cursor().sql(query, params=params)
+
+    def flush(self) -> None:
+        """Save the index and checkpoint the database."""
+        if self.db.read_only:
+            return
+        if self.index.dirty:
+            self.index.save()
+        self.db.checkpoint()
+
+    def close(self) -> None:
+        try:
+            self.flush()
+        finally:
+            self.db.close()
+
+    def __enter__(self) -> StepGraph:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()

@@ -1,0 +1,251 @@
+"""The HNSW index of step vectors: a derived cache of the vectors in DuckDB.
+
+The index file sits beside the database (``graph.duckdb.hnsw``) with a JSON
+sidecar (``graph.duckdb.hnsw.json``) recording the embedder, dimension,
+vector count, the largest node id indexed, hnswlib parameters and the file's
+SHA-256. On open, the sidecar is checked before hnswlib reads the file; a
+missing, foreign, truncated or corrupted file is rebuilt from DuckDB with a
+warning, and an index that is only behind is caught up with the vectors
+added since. hnswlib's ``add_items`` is not safe alongside queries and
+``resize_index`` is safe with neither, so one lock guards every call.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import threading
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import hnswlib
+import numpy as np
+
+from tater_graph.errors import VectorIndexError
+from tater_graph.store.database import Database
+
+logger = logging.getLogger(__name__)
+
+SIDECAR_FORMAT = 1
+_CHUNK = 100_000
+
+
+@dataclass(frozen=True)
+class IndexParams:
+    """hnswlib build parameters. ``M`` and ``ef_construction`` trade build time for recall."""
+
+    M: int = 16
+    ef_construction: int = 200
+    ef_search: int = 64
+
+
+@dataclass(frozen=True)
+class Sidecar:
+    format: int
+    embedder: str
+    dim: int
+    space: str
+    count: int
+    last_node_id: int
+    max_elements: int
+    M: int
+    ef_construction: int
+    sha256: str
+    size_bytes: int
+
+
+class VectorIndex:
+    """Cosine k-NN over node vectors, labelled by node id."""
+
+    def __init__(self, path: Path, embedder: str, dim: int, params: IndexParams = IndexParams()):
+        self.path = Path(path)
+        self.sidecar_path = self.path.with_name(self.path.name + ".json")
+        self.embedder = embedder
+        self.dim = dim
+        self.params = params
+        self._lock = threading.Lock()
+        self._index: hnswlib.Index | None = None
+        self.last_node_id = 0
+        self.dirty = False
+
+    # ---- lifecycle -------------------------------------------------------
+
+    def sync(self, db: Database) -> str:
+        """Load the file and bring it up to date with DuckDB; return what was done.
+
+        Returns one of ``"loaded"``, ``"caught-up"``, ``"rebuilt"``, ``"empty"``.
+        """
+        with self._lock:
+            stored_count, stored_last = _vector_stats(db)
+            problem = self._check_file()
+            if problem is None:
+                sidecar = self._read_sidecar()
+                below = _count_up_to(db, sidecar.last_node_id)
+                if (below == sidecar.count and sidecar.last_node_id <= stored_last) or stored_count == 0 == sidecar.count:
+                    self._load(sidecar)
+                    if stored_last > sidecar.last_node_id:
+                        added = self._add_from_db(db, after=sidecar.last_node_id)
+                        logger.info("caught up HNSW index %s with %d vectors", self.path, added)
+                        return "caught-up"
+                    return "loaded"
+                problem = (f"index holds {sidecar.count} vectors up to node {sidecar.last_node_id}, "
+                           f"the database {below} (vectors were deleted or the file belongs to another database)")
+            if stored_count == 0 and not self.path.exists():
+                self._new_index(1024)
+                return "empty"
+            logger.warning("rebuilding HNSW index %s from DuckDB: %s", self.path, problem)
+            self._new_index(max(1024, stored_count))
+            self._add_from_db(db, after=0)
+            return "rebuilt"
+
+    def rebuild(self, db: Database) -> int:
+        """Drop the index and add every vector from DuckDB again; return the count."""
+        with self._lock:
+            stored_count, _ = _vector_stats(db)
+            self._new_index(max(1024, stored_count))
+            return self._add_from_db(db, after=0)
+
+    def save(self) -> None:
+        """Write the index and its sidecar atomically (temp file, fsync, rename)."""
+        with self._lock:
+            if self._index is None:
+                return
+            tmp = self.path.with_name(self.path.name + ".tmp")
+            self._index.save_index(str(tmp))
+            _fsync(tmp)
+            sidecar = Sidecar(
+                format=SIDECAR_FORMAT, embedder=self.embedder, dim=self.dim, space="cosine",
+                count=self._index.get_current_count(), last_node_id=self.last_node_id,
+                max_elements=self._index.get_max_elements(), M=self.params.M,
+                ef_construction=self.params.ef_construction, sha256=_sha256(tmp), size_bytes=tmp.stat().st_size,
+            )
+            side_tmp = self.sidecar_path.with_name(self.sidecar_path.name + ".tmp")
+            side_tmp.write_text(json.dumps(asdict(sidecar), indent=1))
+            _fsync(side_tmp)
+            # The sidecar goes first: a crash between the two renames leaves a
+            # checksum that does not match the old file, so it is rebuilt.
+            os.replace(side_tmp, self.sidecar_path)
+            os.replace(tmp, self.path)
+            self.dirty = False
+
+    # ---- reads and writes --------------------------------------------------
+
+    @property
+    def count(self) -> int:
+        with self._lock:
+            return 0 if self._index is None else self._index.get_current_count()
+
+    def add(self, node_ids: np.ndarray, vectors: np.ndarray) -> None:
+        """Add vectors labelled by node id (ids must be new)."""
+        if len(node_ids) == 0:
+            return
+        with self._lock:
+            self._add(np.asarray(node_ids, dtype=np.int64), np.asarray(vectors, dtype=np.float32))
+
+    def query(self, vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Return (node ids, cosine similarities), each of shape (n, k'), k' <= k."""
+        vectors = np.atleast_2d(np.asarray(vectors, dtype=np.float32))
+        with self._lock:
+            if self._index is None or self._index.get_current_count() == 0:
+                empty = np.empty((len(vectors), 0))
+                return empty.astype(np.int64), empty
+            k = min(k, self._index.get_current_count())
+            self._index.set_ef(max(self.params.ef_search, k))
+            labels, distances = self._index.knn_query(vectors, k=k, num_threads=1)
+        return labels.astype(np.int64), 1.0 - distances
+
+    # ---- internals -----------------------------------------------------------
+
+    def _new_index(self, capacity: int) -> None:
+        index = hnswlib.Index(space="cosine", dim=self.dim)
+        index.init_index(max_elements=capacity, M=self.params.M, ef_construction=self.params.ef_construction,
+                         random_seed=100)
+        self._index = index
+        self.last_node_id = 0
+        self.dirty = True
+
+    def _load(self, sidecar: Sidecar) -> None:
+        index = hnswlib.Index(space="cosine", dim=self.dim)
+        index.load_index(str(self.path), max_elements=sidecar.max_elements)
+        self._index = index
+        self.last_node_id = sidecar.last_node_id
+
+    def _add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
+        assert self._index is not None
+        if vectors.shape[1] != self.dim:
+            raise VectorIndexError(f"vectors have {vectors.shape[1]} dimensions, the index {self.dim}")
+        needed = self._index.get_current_count() + len(ids)
+        if needed > self._index.get_max_elements():
+            self._index.resize_index(max(needed, 2 * self._index.get_max_elements()))
+        self._index.add_items(vectors, ids, num_threads=-1)
+        self.last_node_id = max(self.last_node_id, int(ids.max()))
+        self.dirty = True
+
+    def _add_from_db(self, db: Database, after: int) -> int:
+        added = 0
+        cursor = db.cursor()
+        try:
+            start = after
+            while True:
+                table = cursor.sql(
+                    "SELECT node_id, embedding FROM node_vectors WHERE node_id > ? ORDER BY node_id LIMIT ?",
+                    params=[start, _CHUNK],
+                ).to_arrow_table()
+                if table.num_rows == 0:
+                    break
+                ids = table.column("node_id").to_numpy()
+                flat = table.column("embedding").combine_chunks().flatten().to_numpy()
+                self._add(ids, flat.reshape(len(ids), self.dim))
+                added += len(ids)
+                start = int(ids[-1])
+        finally:
+            cursor.close()
+        return added
+
+    def _check_file(self) -> str | None:
+        """Return why the file cannot be loaded, or None when it checks out."""
+        if not self.path.exists():
+            return "index file missing"
+        if not self.sidecar_path.exists():
+            return "sidecar missing"
+        try:
+            sidecar = self._read_sidecar()
+        except (ValueError, TypeError, KeyError) as error:
+            return f"sidecar unreadable ({error})"
+        if sidecar.format != SIDECAR_FORMAT:
+            return f"sidecar format {sidecar.format}, expected {SIDECAR_FORMAT}"
+        if sidecar.embedder != self.embedder or sidecar.dim != self.dim:
+            return f"built with {sidecar.embedder}/{sidecar.dim}-d, the database uses {self.embedder}/{self.dim}-d"
+        size = self.path.stat().st_size
+        if size != sidecar.size_bytes:
+            return f"file is {size} bytes, the sidecar says {sidecar.size_bytes} (truncated or replaced)"
+        if _sha256(self.path) != sidecar.sha256:
+            return "checksum mismatch (corrupted or replaced)"
+        return None
+
+    def _read_sidecar(self) -> Sidecar:
+        data = json.loads(self.sidecar_path.read_text())
+        return Sidecar(**data)
+
+
+def _vector_stats(db: Database) -> tuple[int, int]:
+    return tuple(db.cursor().execute("SELECT count(*), coalesce(max(node_id), 0) FROM node_vectors").fetchall()[0])
+
+
+def _count_up_to(db: Database, last_node_id: int) -> int:
+    return db.cursor().execute("SELECT count(*) FROM node_vectors WHERE node_id <= ?", [last_node_id]).fetchall()[0][0]
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _fsync(path: Path) -> None:
+    with open(path, "rb") as handle:
+        os.fsync(handle.fileno())

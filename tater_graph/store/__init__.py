@@ -1,0 +1,1 @@
+"""Storage layer: the DuckDB database, its migrations and the step-DAG writer."""

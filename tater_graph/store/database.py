@@ -1,0 +1,143 @@
+"""Open the DuckDB file that is the source of truth, with lock and version checks.
+
+One process may hold a database file for writing; DuckDB enforces this with
+a file lock. Readers in other processes open it read-only, which DuckDB
+allows only while no process holds it for writing.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+
+from tater_graph.errors import DatabaseError, DatabaseLockedError, SchemaVersionError
+from tater_graph.store import migrations as migrations_module
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_DB_PATH = "tater-graph.duckdb"
+DB_ENV_VAR = "TATER_GRAPH_DB"
+
+
+def default_db_path() -> Path:
+    """Return the database path from ``$TATER_GRAPH_DB``, else ``./tater-graph.duckdb``."""
+    return Path(os.environ.get(DB_ENV_VAR) or DEFAULT_DB_PATH)
+
+
+class Database:
+    """A DuckDB connection to one tater-graph file.
+
+    Use :meth:`cursor` from worker threads: a DuckDB connection object must
+    not be shared between threads, but each cursor is its own connection to
+    the same database instance.
+
+    Args:
+        path: the database file; created and migrated when missing (unless read-only).
+        read_only: open without taking the write lock.
+        migrate: apply pending migrations on open (writers only).
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, read_only: bool = False, migrate: bool = True):
+        self.path = Path(path)
+        self.read_only = read_only
+        self._lock = threading.RLock()
+        if read_only and not self.path.exists():
+            raise DatabaseError(f"database {self.path} not found: check the path, or create it with a search or ingest")
+        if not read_only:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.con = _connect(self.path, read_only)
+        try:
+            self._check_version(migrate)
+        except BaseException:
+            self.con.close()
+            raise
+
+    def _check_version(self, migrate: bool) -> None:
+        self.applied: list[migrations_module.Migration] = []
+        pending = migrations_module.pending(self.con)
+        if not pending:
+            return
+        if self.read_only or not migrate:
+            raise SchemaVersionError(
+                f"database {self.path} has schema version {migrations_module.current_version(self.con)}, "
+                f"older than this tater-graph ({pending[-1].version}): run `tater-graph --db {self.path} migrate`"
+            )
+        self.applied = migrations_module.migrate(self.con)
+
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        """Return a new cursor for use in one thread."""
+        return self.con.cursor()
+
+    @contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """Run a block in one transaction on the main connection; roll back on any error."""
+        with self._lock:
+            self.con.execute("BEGIN TRANSACTION")
+            try:
+                yield self.con
+            except BaseException:
+                self.con.execute("ROLLBACK")
+                raise
+            self.con.execute("COMMIT")
+
+    def checkpoint(self) -> None:
+        """Write the WAL into the database file, so the file alone holds every commit."""
+        if not self.read_only:
+            with self._lock:
+                self.con.execute("CHECKPOINT")
+
+    def next_id(self, table: str, column: str) -> int:
+        """Return the next free id for ``table.column`` (the writer is the only process that inserts)."""
+        return self.con.execute(f"SELECT coalesce(max({column}), 0) + 1 FROM {table}").fetchall()[0][0]
+
+    def get_meta(self, key: str) -> str | None:
+        rows = self.con.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchall()
+        return rows[0][0] if rows else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.con.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", [key, value])
+
+    def close(self) -> None:
+        with self._lock:
+            self.con.close()
+
+    def __enter__(self) -> Database:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+_LOCK_HOLDER = re.compile(r"PID (\d+)")
+
+
+def _connect(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
+    config = {"threads": str(max(1, min(4, os.cpu_count() or 1)))}
+    try:
+        return duckdb.connect(str(path), read_only=read_only, config=config)
+    except duckdb.IOException as error:
+        text = str(error)
+        if "lock" in text.lower():
+            holder = _LOCK_HOLDER.search(text)
+            who = f"process {holder.group(1)}" if holder else "another process"
+            raise DatabaseLockedError(
+                f"database {path} is locked by {who}: one writer process at a time. "
+                "Wait for it to finish, or open read-only (tater-graph sql only reads)"
+            ) from error
+        raise DatabaseError(f"cannot open database {path}: {text}") from error
+    except duckdb.Error as error:
+        text = str(error)
+        if "WAL" in text or "replay" in text.lower():
+            raise DatabaseError(
+                f"cannot replay the write-ahead log of {path}: {text}. The log {path}.wal is kept untouched; "
+                f"copy {path} and {path}.wal aside, then try the DuckDB CLI's recovery, or move the .wal away "
+                "to open the last checkpoint (commits after it are then lost)"
+            ) from error
+        raise DatabaseError(f"cannot open database {path}: {text}") from error
