@@ -127,7 +127,12 @@ def sql(ctx: Context, query: str, as_json: bool, as_jsonl: bool, dialect: str) -
     from tater_graph.sql import run_query
 
     columns, rows = run_query(ctx.db, query, dialect)
-    print_rows(columns, rows, "json" if as_json else "jsonl" if as_jsonl else "table")
+    fmt = "table"
+    if as_json:
+        fmt = "json"
+    elif as_jsonl:
+        fmt = "jsonl"
+    print_rows(columns, rows, fmt)
 
 
 @cli.command()
