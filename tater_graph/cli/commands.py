@@ -66,6 +66,9 @@ def search(ctx: Context, dataset: str, limit: int, offset: int, n: int, strategy
             nonlocal correct
             correct += bool(result.is_correct)
             progress.update(task, completed=done, correct=correct)
+            if not stderr.is_terminal:  # no live bar in logs and pipes: one line per problem instead
+                stderr.print(f"problem {done}/{total}: answer {result.answer} (gold {result.gold_answer}), "
+                             f"{result.generated_tokens} tokens, {result.wall_seconds:.1f} s, {correct} correct so far")
 
         summary = run(graph, model, problems, config, dataset=dataset, progress=advance)
 
