@@ -71,16 +71,27 @@ def test_replay_cuts_at_token_budget(replay):
     assert generation.text == "Tom starts with 2"
 
 
-def test_replay_counts_only_new_prompt_tokens(replay):
+def test_replay_counts_only_new_prompt_tokens(problem):
+    other = "Ann has 4 pens. How many pens does she have?"
+    replay = ReplayModel([make_rollout(problem, ["#### 5"]), make_rollout(problem.__class__(other), ["#### 4"])])
     prompt = build_prompt(QUESTION)
-    longer = build_prompt(QUESTION, prefix_steps=["Tom buys 3 apples."])
 
     first = replay.generate(request(prompt))
-    second = replay.generate(request(longer))
+    second = replay.generate(request(build_prompt(other)))
 
     assert first.prompt_tokens_evaluated == first.prompt_tokens == estimate_tokens(prompt)
-    assert second.prompt_tokens == estimate_tokens(longer)
-    assert second.prompt_tokens_evaluated == estimate_tokens(longer) - estimate_tokens(prompt)
+    assert second.prompt_tokens == estimate_tokens(build_prompt(other))
+    assert second.prompt_tokens_evaluated == estimate_tokens(f"{other}\nAnswer:\n")  # after the shared header
+
+
+def test_replay_cache_holds_previous_completion(replay):
+    prompt = build_prompt(QUESTION)
+    first = replay.generate(request(prompt, seed=0, stop=("\n",)))
+
+    second = replay.generate(request(build_prompt(QUESTION, prefix_steps=[first.text])))
+
+    assert first.text == "Tom starts with 2 apples."
+    assert second.prompt_tokens_evaluated == 1  # only the newline after the cached step is new
 
 
 def test_replay_unknown_question_raises(replay):

@@ -16,7 +16,8 @@ count, which is an approximation: no recorded model saw that prefix.
 
 Token counts come from :func:`estimate_tokens`, not a tokenizer, and
 ``prompt_tokens_evaluated`` mimics llama.cpp's prefix cache: only the part
-of a prompt after its common prefix with the previous prompt counts.
+of a prompt after its common prefix with the previous prompt and its
+completion counts.
 """
 
 from __future__ import annotations
@@ -82,7 +83,7 @@ class ReplayModel:
                 self._pool[question_hash(rollout.problem.question)].append(tuple(_one_line(s) for s in rollout.steps))
         if not self._pool:
             raise ConfigError("the replay backend got no rollouts with steps: give at least one recorded rollout")
-        self._last_prompt = ""
+        self._cached = ""
         self.calls = 0
 
     @classmethod
@@ -136,8 +137,8 @@ class ReplayModel:
         continuation = _continuation(candidates, prefix, request.seed)
         text, finish = _cut("\n".join(continuation), request)
 
-        evaluated = prompt_tokens - estimate_tokens(_common_prefix(self._last_prompt, request.prompt))
-        self._last_prompt = request.prompt
+        evaluated = prompt_tokens - estimate_tokens(_common_prefix(self._cached, request.prompt))
+        self._cached = request.prompt + text  # a KV cache holds the generated tokens too
         self.calls += 1
         return Generation(text=text, prompt_tokens=prompt_tokens, generated_tokens=estimate_tokens(text),
                           finish_reason=finish, prompt_tokens_evaluated=max(evaluated, 1))
