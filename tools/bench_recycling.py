@@ -297,8 +297,9 @@ def run_workload(workload: Workload, workdir: Path) -> list[Outcome]:
 def run_condition(workload: Workload, condition: Condition, template: Path, workdir: Path) -> Outcome:
     path = workdir / f"{workload.name}-{condition.name.replace(' ', '').replace('+', '-')}.duckdb"
     shutil.copyfile(template, path)
-    if Path(str(template) + ".hnsw").exists():
-        shutil.copyfile(str(template) + ".hnsw", str(path) + ".hnsw")
+    for suffix in (".hnsw", ".hnsw.json"):  # the index and its sidecar
+        if Path(f"{template}{suffix}").exists():
+            shutil.copyfile(f"{template}{suffix}", f"{path}{suffix}")
 
     model = workload.make_model()
     started = time.perf_counter()

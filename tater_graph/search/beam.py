@@ -1,9 +1,9 @@
 """Step-level beam search: expand each beam by a few next steps, score them, keep the best.
 
-One depth of the search is four functions: :func:`expand` proposes
-candidate steps (stored ones from the planner first, when prefix reuse is
-on, then generated ones), :func:`score` scores each candidate with a step
-scorer, :func:`prune` keeps the ``width`` best unfinished beams and sets
+One depth of the search is four functions. :func:`expand` proposes
+candidate steps: stored ones from the planner first when prefix reuse is
+on, then generated ones. :func:`score` scores each candidate with a step
+scorer. :func:`prune` keeps the ``width`` best unfinished beams and sets
 aside finished ones, and :func:`finish` votes over the finished beams. A
 beam finishes when its latest step states an answer, when the model ends
 the solution, or at ``max_depth``.
@@ -89,7 +89,7 @@ class Candidate:
 
 @dataclass
 class _Search:
-    """What one problem's search needs at every depth."""
+    """The model, settings, bank context and ledger of one problem's search."""
 
     model: ModelBackend
     problem: Problem

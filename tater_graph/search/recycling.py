@@ -7,7 +7,7 @@ Modes, each a switch in :class:`RecyclingConfig`:
 - ``prefix``: new samples start from the best stored path of the problem
   (its high-value states, the final step left out) and generate only the
   continuation. The prefix's tokens count as reused.
-- ``negative``: samples are generated one step at a time; a sample whose
+- ``negative``: samples are generated one step at a time. A sample whose
   latest step matches a known dead end is abandoned and resampled with a
   new seed. The last allowed attempt runs to the end unchecked, so every
   sample still gives an answer.
@@ -42,7 +42,7 @@ _FIELDS = {"reuse": "reuse_stored", "prefix": "prefix_reuse", "negative": "negat
 
 @dataclass(frozen=True)
 class RecyclingConfig:
-    """Which recycling modes a search uses, and their settings.
+    """The recycling modes a search uses, and their settings.
 
     Attributes:
         reuse_stored, prefix_reuse, negative, cross_problem, early_stop: the mode switches.
@@ -152,7 +152,7 @@ class StoredRollout:
 
 @dataclass(frozen=True)
 class BankContext:
-    """What the bank offers for one problem before sampling starts."""
+    """The bank's offer for one problem, read before sampling starts."""
 
     problem_id: int | None = None
     stored: tuple[StoredRollout, ...] = ()
