@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import logging
 import math
+import os
 import random
 import shutil
 import sys
@@ -205,8 +206,8 @@ class Size:
     beam_modes: tuple[str, ...] = field(default=())
 
 
-QUICK = Size(replay_problems=12, replay_n=4, transfer_bank=300, arith_problems=2, arith_n=3, arith_max_tokens=48)
-FULL = Size(replay_problems=60, replay_n=8, transfer_bank=2000, arith_problems=6, arith_n=4, arith_max_tokens=64,
+QUICK = Size(replay_problems=12, replay_n=4, transfer_bank=300, arith_problems=2, arith_n=2, arith_max_tokens=40)
+FULL = Size(replay_problems=60, replay_n=8, transfer_bank=2000, arith_problems=5, arith_n=4, arith_max_tokens=48,
             beam_modes=ALL_MODES)
 
 
@@ -373,45 +374,47 @@ def table(workload: Workload, outcomes: Sequence[Outcome]) -> str:
     return "\n".join(lines)
 
 
-def plot(workloads: Sequence[Workload], outcomes: Sequence[Outcome], path: Path) -> None:
+def plot(workload: Workload, outcomes: Sequence[Outcome], path: Path) -> None:
+    """Write accuracy (with its interval) against generated tokens per problem, one point per condition."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    figure, axes = plt.subplots(1, len(workloads), figsize=(5.5 * len(workloads), 4.6), squeeze=False)
-    for axis, workload in zip(axes[0], workloads):
-        for outcome in (o for o in outcomes if o.workload == workload.name):
-            low, high = outcome.interval
-            x = outcome.generated_tokens / sum(len(p) for p in workload.passes)
-            marker = "s" if outcome.condition.strategy == "beam" else "o"
-            axis.errorbar(x, outcome.accuracy, yerr=[[outcome.accuracy - low], [high - outcome.accuracy]],
-                          fmt=marker, capsize=3, label=outcome.condition.name)
-        axis.set_title(workload.title, fontsize=9)
-        axis.set_xlabel("generated tokens per problem")
-        axis.set_ylabel("accuracy (95% Wilson interval)")
-        axis.set_ylim(0, 1)
-        axis.grid(alpha=0.3)
-        axis.legend(fontsize=6, loc="lower right")
+    figure, axis = plt.subplots(figsize=(7, 4.8))
+    problems = sum(len(p) for p in workload.passes)
+    for outcome in outcomes:
+        low, high = outcome.interval
+        marker = "s" if outcome.condition.strategy == "beam" else "o"
+        axis.errorbar(outcome.generated_tokens / problems, outcome.accuracy,
+                      yerr=[[outcome.accuracy - low], [high - outcome.accuracy]], fmt=marker, capsize=3,
+                      label=outcome.condition.name)
+    axis.set_title(workload.title, fontsize=10)
+    axis.set_xlabel("generated tokens per problem")
+    axis.set_ylabel("accuracy (95% Wilson interval)")
+    axis.set_ylim(0, 1)
+    axis.grid(alpha=0.3)
+    axis.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
     figure.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=110)
+    figure.savefig(path, dpi=100)
     plt.close(figure)
 
 
-def report(workloads: Sequence[Workload], outcomes: Sequence[Outcome], mode: str, command: str,
-           seconds: float) -> str:
-    parts = [f"## {mode} run\n",
-             f"Command: `{command}`, {seconds / 60:.1f} minutes in total. Embedder: {EMBEDDER}.\n"]
-    for workload in workloads:
-        parts.append(f"### {workload.title}\n\n{workload.description}\n\n"
-                     f"{table(workload, [o for o in outcomes if o.workload == workload.name])}\n")
-    return "\n".join(parts)
+def report(workload: Workload, outcomes: Sequence[Outcome], mode: str, command: str, seconds: float,
+           plot_name: str) -> str:
+    """Return the markdown section of one workload's run."""
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    return (f"### {workload.title}, {mode} run\n\n{workload.description}\n\n"
+            f"Command: `{command}`; {seconds / 60:.1f} minutes on {os.cpu_count()} CPU cores "
+            f"(load average {load} when it finished); embedder {EMBEDDER}.\n\n"
+            f"{table(workload, outcomes)}\n\n"
+            f"![accuracy against generated tokens per problem, {workload.name}, {mode} run](img/{plot_name})\n")
 
 
-def write_section(page: Path, mode: str, text: str) -> None:
-    """Replace this mode's section of ``page`` (between marker comments), keeping the rest of the page."""
-    start, end = f"<!-- recycling-{mode}:start -->", f"<!-- recycling-{mode}:end -->"
+def write_section(page: Path, key: str, text: str) -> None:
+    """Replace the section ``key`` of ``page`` (between marker comments), keeping the rest of the page."""
+    start, end = f"<!-- recycling-{key}:start -->", f"<!-- recycling-{key}:end -->"
     current = page.read_text(encoding="utf-8") if page.exists() else PAGE_HEADER
     block = f"{start}\n{text}\n{end}"
     if start in current and end in current:
@@ -450,23 +453,25 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     mode = "quick" if args.quick else "full"
     size = QUICK if args.quick else FULL
-    started = time.perf_counter()
-    workloads = make_workloads(size, args.workloads.split(","))
     strategies = args.strategies.split(",")
-    workloads = [replace(w, conditions=tuple(c for c in w.conditions if c.strategy in strategies)) for w in workloads]
-    outcomes: list[Outcome] = []
-    with tempfile.TemporaryDirectory(prefix="tater-bench-") as workdir:
-        for workload in workloads:
-            outcomes.extend(run_workload(workload, Path(workdir)))
-    seconds = time.perf_counter() - started
-
-    plot_path = args.page.parent / "img" / f"recycling-{mode}.png"
-    plot(workloads, outcomes, plot_path)
     command = "python tools/bench_recycling.py" + (" --quick" if args.quick else "")
-    text = report(workloads, outcomes, mode, command, seconds)
-    text += f"\n![accuracy against generated tokens, {mode} run](img/{plot_path.name})\n"
-    write_section(args.page, mode, text)
-    print(text)
+    if args.workloads != parser.get_default("workloads"):
+        command += f" --workloads {args.workloads}"
+    if args.strategies != parser.get_default("strategies"):
+        command += f" --strategies {args.strategies}"
+
+    with tempfile.TemporaryDirectory(prefix="tater-bench-") as workdir:
+        for workload in make_workloads(size, args.workloads.split(",")):
+            workload = replace(workload, conditions=tuple(c for c in workload.conditions if c.strategy in strategies))
+            started = time.perf_counter()
+            outcomes = run_workload(workload, Path(workdir))
+            seconds = time.perf_counter() - started
+
+            plot_name = f"recycling-{mode}-{workload.name}.png"
+            plot(workload, outcomes, args.page.parent / "img" / plot_name)
+            text = report(workload, outcomes, mode, command, seconds, plot_name)
+            write_section(args.page, f"{mode}-{workload.name}", text)
+            print(text, flush=True)
 
 
 if __name__ == "__main__":

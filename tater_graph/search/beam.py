@@ -130,6 +130,8 @@ def beam_search(graph: StepGraph, model: ModelBackend, problems: Sequence[Proble
         status = "interrupted"
         raise
     finally:
+        if planner is not None:
+            planner.flush()  # its buffered last-use times of the nodes it returned
         summary = recorder.finish(status)
         logger.info("beam run %d %s: %d/%d correct, %d tokens generated, %d reused", summary.run_id, status,
                     summary.n_correct, summary.n_problems, summary.generated_tokens, summary.reused_tokens)

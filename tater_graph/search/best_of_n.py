@@ -53,6 +53,8 @@ def best_of_n(graph: StepGraph, model: ModelBackend, problems: Sequence[Problem]
         status = "interrupted"
         raise
     finally:
+        if planner is not None:
+            planner.flush()  # its buffered last-use times of the nodes it returned
         summary = recorder.finish(status)
         logger.info("run %d %s: %d/%d correct, %d tokens generated, %d reused", summary.run_id, status,
                     summary.n_correct, summary.n_problems, summary.generated_tokens, summary.reused_tokens)
