@@ -269,6 +269,24 @@ class Planner:
         self._touch([best.node_id] + [n for c in result.continuations + result.dead_ends for n in c.node_ids])
         return result
 
+    def state(self, problem: str | int, steps: Sequence[str] = ()) -> Continuation | None:
+        """Return the state after ``steps`` as a :class:`Continuation` (its value and support), or None.
+
+        The lookup is the one of :meth:`continuations`: exact, else the best
+        approximate match, whose cosine similarity the result carries.
+        """
+        steps = _check_steps(steps)
+        problem_id, question = self._resolve(problem)
+        matches, _ = self._match_state(problem_id, question, steps)
+        if not matches:
+            return None
+        best = matches[0]
+        row = self._cursor().execute(f"SELECT {_NODE_COLUMNS} FROM nodes n WHERE n.node_id = ?",
+                                     [best.node_id]).fetchall()[0]
+        group = _Group([_NodeRow(*row)], best.similarity)
+        self._touch([best.node_id])
+        return self._continuation(group, self._source_rollouts([best.node_id]), with_similarity=True)
+
     def dead_ends(self, problem: str | int, steps: Sequence[str] = ()) -> tuple[Continuation, ...]:
         """Return the known dead ends from the state after ``steps`` (see :meth:`continuations`)."""
         return self.continuations(problem, steps, k=1).dead_ends
