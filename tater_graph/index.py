@@ -1,12 +1,12 @@
 """The HNSW index of step vectors: a derived cache of the vectors in DuckDB.
 
 The index file sits beside the database (``graph.duckdb.hnsw``) with a JSON
-sidecar (``graph.duckdb.hnsw.json``) recording the embedder, dimension,
-vector count, the largest node id indexed, hnswlib parameters and the file's
-SHA-256. On open, the sidecar is checked before hnswlib reads the file; a
-missing, foreign, truncated or corrupted file is rebuilt from DuckDB with a
-warning, and an index that is only behind is caught up with the vectors
-added since. hnswlib's ``add_items`` is not safe alongside queries and
+sidecar (``graph.duckdb.hnsw.json``) recording the database id, embedder,
+dimension, vector count, the largest node id indexed, hnswlib parameters
+and the file's SHA-256. On open, the sidecar is checked before hnswlib
+reads the file. A missing, foreign, truncated or corrupted file is rebuilt
+from DuckDB with a warning. An index that is only behind is caught up with
+the vectors added since. hnswlib's ``add_items`` is not safe alongside queries and
 ``resize_index`` is safe with neither, so one lock guards every call.
 """
 
