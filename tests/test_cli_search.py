@@ -50,3 +50,21 @@ def test_search_unknown_recycle_mode_is_usage_error(tmp_path):
 
     assert result.exit_code == 2
     assert "fast" in result.output
+
+
+def test_search_beam_with_replay(tmp_path):
+    summary = run_search(tmp_path / "g.duckdb", "--offset", "300", "--strategy", "beam", "--width", "2",
+                         "--scorer", "graph-value")
+
+    assert summary["problems"] == 3
+    assert summary["generated tokens"] > 0
+    assert summary["model calls"] > 3
+
+
+def test_search_unknown_scorer_is_error(tmp_path):
+    result = CliRunner().invoke(cli, ["--db", str(tmp_path / "g.duckdb"), "search", "--dataset", "processbench-gsm8k",
+                                      "--replay", "processbench-gsm8k", "--strategy", "beam", "--scorer", "arithmetc",
+                                      "--embedder", "hashed"])
+
+    assert result.exit_code == 1
+    assert "did you mean 'arithmetic'" in str(result.exception)

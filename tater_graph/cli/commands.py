@@ -56,7 +56,8 @@ RECYCLE_CHOICES = ["all", "none", "reuse", "prefix", "negative", "cross-problem"
               help="Beam: candidate next steps per beam per depth.")
 @click.option("--max-depth", type=click.IntRange(min=1), default=10, show_default=True,
               help="Beam: the maximum number of steps.")
-@click.option("--scorer", default="arithmetic", show_default=True, help="Beam: the step scorer.")
+@click.option("--scorer", default="arithmetic", show_default=True,
+              help="Beam: the step scorer (arithmetic, graph-value or self-eval).")
 @click.option("--json", "as_json", is_flag=True, help="Print the run summary as JSON.")
 @pass_context
 def search(ctx: Context, dataset: str, limit: int, offset: int, n: int, strategy: str, model_path: Path | None,
@@ -81,14 +82,14 @@ def search(ctx: Context, dataset: str, limit: int, offset: int, n: int, strategy
     run = get_strategy(strategy)
     config = SearchConfig(n=n, max_tokens=max_tokens, temperature=temperature, seed=seed, shots=shots,
                           answer_format=answer_format(dataset))
-    options = {"recycling": _recycling_config(recycle, switches)}
-    if strategy == "beam":
-        options.update(_beam_options(width, expansions, max_depth, scorer))
+    options: dict[str, object] = {"recycling": _recycling_config(recycle, switches)}
     problems = load_problems(dataset, limit=limit, offset=offset)
     model = _load_replay(replay, answer_format(dataset)) if replay else _load_model(model_path, server, model_name,
                                                                                      n_ctx)
 
     with StepGraph.open(ctx.db, embedder=embedder) as graph, _progress() as progress:
+        if strategy == "beam":
+            options.update(_beam_options(width, expansions, max_depth, scorer, graph, model))
         task = progress.add_task(f"{strategy} n={n}", total=len(problems), correct=0)
         correct = 0
 
@@ -129,12 +130,16 @@ def _recycling_config(recycle: tuple[str, ...], switches: dict[str, bool | None]
     return replace(config, **overrides)
 
 
-def _beam_options(width: int, expansions: int, max_depth: int, scorer: str) -> dict[str, object]:
+def _beam_options(width: int, expansions: int, max_depth: int, scorer: str, graph, model) -> dict[str, object]:
+    """Return the beam settings and the named step scorer, given what it reads (graph or model)."""
+    from tater_graph.planner import Planner
     from tater_graph.scorers import get_scorer
     from tater_graph.search.beam import BeamConfig
 
+    planner = Planner(graph)
+    scorer_options = {"graph-value": {"planner": planner}, "self-eval": {"model": model}}.get(scorer, {})
     return {"beam": BeamConfig(width=width, expansions=expansions, max_depth=max_depth),
-            "scorer": get_scorer(scorer)}
+            "scorer": get_scorer(scorer, **scorer_options), "planner": planner}
 
 
 def _load_replay(source: str, answer_format: str):

@@ -18,6 +18,7 @@ search once the vote over finished beams cannot change.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Sequence
@@ -27,7 +28,9 @@ from tater_graph.answers import answers_match, extract_answer, majority_vote
 from tater_graph.errors import ConfigError, ModelError
 from tater_graph.graph import StepGraph
 from tater_graph.model.base import ModelBackend
+from tater_graph.planner import Planner
 from tater_graph.records import Problem, ProblemResult, Rollout, RunSummary
+from tater_graph.scorers import StepScorer, get_scorer
 from tater_graph.search.common import ProgressCallback, RunRecorder, SearchConfig, rollout_seed
 from tater_graph.search.recycling import BankContext, Ledger, RecyclingConfig, is_final_step, recall, vote_decided
 from tater_graph.search.sampling import RESAMPLE_STRIDE, generate_step
@@ -96,15 +99,16 @@ class _Search:
     config: SearchConfig
     beam: BeamConfig
     recycling: RecyclingConfig
-    planner: object | None
-    scorer: object
+    planner: Planner | None
+    scorer: StepScorer
     bank: BankContext
     ledger: Ledger
 
 
 def beam_search(graph: StepGraph, model: ModelBackend, problems: Sequence[Problem],
-                config: SearchConfig = SearchConfig(), *, beam: BeamConfig = BeamConfig(), scorer=None,
-                recycling: RecyclingConfig = RecyclingConfig(), planner=None, dataset: str | None = None,
+                config: SearchConfig = SearchConfig(), *, beam: BeamConfig = BeamConfig(),
+                scorer: StepScorer | None = None, recycling: RecyclingConfig = RecyclingConfig(),
+                planner: Planner | None = None, dataset: str | None = None,
                 progress: ProgressCallback | None = None) -> RunSummary:
     """Run step-level beam search on ``problems`` and store every finished beam as a rollout.
 
@@ -113,9 +117,9 @@ def beam_search(graph: StepGraph, model: ModelBackend, problems: Sequence[Proble
             default: the arithmetic checker.
         planner: a :class:`tater_graph.planner.Planner`; made when needed and not given.
     """
-    scorer = scorer if scorer is not None else _default_scorer()
+    scorer = scorer if scorer is not None else get_scorer("arithmetic")
     needs_planner = recycling.needs_planner
-    planner = planner if planner is not None or not needs_planner else _make_planner(graph)
+    planner = planner if planner is not None or not needs_planner else Planner(graph)
     settings = {"beam": beam.__dict__, "recycling": recycling.to_dict(), "scorer": getattr(scorer, "name", None)}
     recorder = RunRecorder(graph, "beam", dataset, model.name, _merge_json(config.to_json(), settings))
     status = "failed"
@@ -139,7 +143,8 @@ def beam_search(graph: StepGraph, model: ModelBackend, problems: Sequence[Proble
 
 
 def _solve(graph: StepGraph, model: ModelBackend, problem: Problem, config: SearchConfig, beam: BeamConfig,
-           recycling: RecyclingConfig, planner, scorer, run_id: int) -> ProblemResult:
+           recycling: RecyclingConfig, planner: Planner | None, scorer: StepScorer,
+           run_id: int) -> ProblemResult:
     started = time.perf_counter()
     ledger = Ledger()
     bank = recall(graph, planner, model, problem, recycling, beam.width)
@@ -302,21 +307,7 @@ def _write(graph: StepGraph, search: _Search, finished: Sequence[Beam], run_id: 
     return graph.sql("SELECT problem_id FROM rollouts WHERE rollout_id = ?", [written.rollout_ids[0]]).fetchall()[0][0]
 
 
-def _make_planner(graph: StepGraph):
-    from tater_graph.planner import Planner
-
-    return Planner(graph)
-
-
-def _default_scorer():
-    from tater_graph.scorers import get_scorer
-
-    return get_scorer("arithmetic")
-
-
 def _merge_json(config_json: str, settings: dict) -> str:
-    import json
-
     merged = json.loads(config_json)
     merged.update(settings)
     return json.dumps(merged, sort_keys=True, default=str)

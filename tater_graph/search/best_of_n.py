@@ -16,6 +16,7 @@ from dataclasses import replace
 from tater_graph.answers import answers_match, majority_vote
 from tater_graph.graph import StepGraph
 from tater_graph.model.base import ModelBackend
+from tater_graph.planner import Planner
 from tater_graph.prompts import format_solution
 from tater_graph.records import Problem, ProblemResult, Rollout, RunSummary
 from tater_graph.search.common import ProgressCallback, RunRecorder, SearchConfig, sample_rollout
@@ -26,8 +27,8 @@ logger = logging.getLogger(__name__)
 
 
 def best_of_n(graph: StepGraph, model: ModelBackend, problems: Sequence[Problem], config: SearchConfig = SearchConfig(),
-              *, recycling: RecyclingConfig = RecyclingConfig(), planner=None, dataset: str | None = None,
-              progress: ProgressCallback | None = None) -> RunSummary:
+              *, recycling: RecyclingConfig = RecyclingConfig(), planner: Planner | None = None,
+              dataset: str | None = None, progress: ProgressCallback | None = None) -> RunSummary:
     """Run best-of-N on ``problems`` and record everything in ``graph``.
 
     Each problem's new rollouts are written in one transaction after they
@@ -39,7 +40,7 @@ def best_of_n(graph: StepGraph, model: ModelBackend, problems: Sequence[Problem]
         planner: a :class:`tater_graph.planner.Planner` on ``graph``; made
             when a mode needs one and none is given.
     """
-    planner = planner if planner is not None or not recycling.needs_planner else _make_planner(graph)
+    planner = planner if planner is not None or not recycling.needs_planner else Planner(graph)
     recorder = RunRecorder(graph, "best-of-n", dataset, model.name, _config_json(config, recycling))
     status = "failed"
     try:
@@ -62,7 +63,7 @@ def best_of_n(graph: StepGraph, model: ModelBackend, problems: Sequence[Problem]
 
 
 def _solve(graph: StepGraph, model: ModelBackend, problem: Problem, config: SearchConfig,
-           recycling: RecyclingConfig, planner, run_id: int) -> ProblemResult:
+           recycling: RecyclingConfig, planner: Planner | None, run_id: int) -> ProblemResult:
     started = time.perf_counter()
     ledger = Ledger()
     bank = recall(graph, planner, model, problem, recycling, config.n)
@@ -91,7 +92,8 @@ def _solve(graph: StepGraph, model: ModelBackend, problem: Problem, config: Sear
     )
 
 
-def _sample(model: ModelBackend, problem: Problem, config: SearchConfig, recycling: RecyclingConfig, planner,
+def _sample(model: ModelBackend, problem: Problem, config: SearchConfig, recycling: RecyclingConfig,
+            planner: Planner | None,
             bank: BankContext, sample: int, ledger: Ledger) -> Rollout:
     """Generate sample number ``sample`` with the enabled modes and add its cost to ``ledger``."""
     prefix = bank.prefix
@@ -122,12 +124,6 @@ def _write(graph: StepGraph, rollouts: Sequence[Rollout], run_id: int, known_pro
         return known_problem_id
     written = graph.ingest(rollouts, run_id=run_id)
     return graph.sql("SELECT problem_id FROM rollouts WHERE rollout_id = ?", [written.rollout_ids[0]]).fetchall()[0][0]
-
-
-def _make_planner(graph: StepGraph):
-    from tater_graph.planner import Planner
-
-    return Planner(graph)
 
 
 def _config_json(config: SearchConfig, recycling: RecyclingConfig) -> str:

@@ -23,17 +23,14 @@ import dataclasses
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from tater_graph.answers import answer_key
 from tater_graph.errors import ConfigError
 from tater_graph.graph import StepGraph
 from tater_graph.model.base import ModelBackend
+from tater_graph.planner import Planner
 from tater_graph.records import Generation, Problem, Rollout
 from tater_graph.store.writer import question_hash
-
-if TYPE_CHECKING:
-    from tater_graph.planner import Planner
 
 MODES = ("reuse", "prefix", "negative", "cross-problem", "early-stop")
 _FIELDS = {"reuse": "reuse_stored", "prefix": "prefix_reuse", "negative": "negative",

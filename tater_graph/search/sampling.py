@@ -119,8 +119,9 @@ def _rollout(problem: Problem, config: SearchConfig, steps: tuple[str, ...], pre
     answer = None if hit_dead_end or not steps else extract_answer("\n".join(steps), config.answer_format)
     if not new_steps and error is None:
         error = "empty generation"
+    text = format_solution(new_steps).rstrip("\n") or None
     return Rollout(problem, steps if new_steps else (), answer, answers_match(answer, problem.gold_answer),
-                   source="search", generator=generator, seed=seed, text=format_solution(new_steps).rstrip("\n") or None, error=error)
+                   source="search", generator=generator, seed=seed, text=text, error=error)
 
 
 def _with_costs(rollout: Rollout, prompt_tokens: int, generated: int, reused: int, wall_seconds: float) -> Rollout:
