@@ -22,7 +22,7 @@ RECYCLE_CHOICES = ["all", "none", "reuse", "prefix", "negative", "cross-problem"
 @click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True, help="Number of problems.")
 @click.option("--offset", type=click.IntRange(min=0), default=0, show_default=True, help="First problem index.")
 @click.option("--n", "n", type=click.IntRange(min=1), default=8, show_default=True, help="Rollouts per problem.")
-@click.option("--strategy", default="best-of-n", show_default=True, help="Search strategy.")
+@click.option("--strategy", default="best-of-n", show_default=True, help="Search strategy: best-of-n or beam.")
 @click.option("--model", "model_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="GGUF model file (default: the bundled Gemma 3 270M).")
 @click.option("--server", metavar="URL",
