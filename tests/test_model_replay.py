@@ -55,6 +55,14 @@ def test_replay_unknown_prefix_continues_at_same_depth(replay):
     assert replay.generate(request(prompt, seed=0)).text == "2 + 3 = 5\n#### 5"
 
 
+def test_replay_ends_after_last_recorded_step(replay):
+    finished = build_prompt(QUESTION, prefix_steps=["Tom buys 3 apples.", "2 * 3 = 6", "#### 6"])
+    too_long = build_prompt(QUESTION, prefix_steps=["a", "b", "c", "d"])
+
+    assert replay.generate(request(finished, seed=0)).text == ""
+    assert replay.generate(request(too_long, seed=0)).text == ""
+
+
 def test_replay_newline_stop_returns_one_step(replay):
     generation = replay.generate(request(build_prompt(QUESTION), stop=("\n",)))
 

@@ -12,7 +12,9 @@ Which recorded rollout a prefix continues: one whose first steps equal the
 prefix (compared through :func:`tater_graph.steps.normalize_step`). When no
 recording extends the prefix (the prefix came from elsewhere, e.g. a
 similar problem), the seed-chosen recording continues from the same step
-count, which is an approximation: no recorded model saw that prefix.
+count, which is an approximation: no recorded model saw that prefix. A
+prefix as long as the recording gets an empty completion (the solution is
+over).
 
 Token counts come from :func:`estimate_tokens`, not a tokenizer, and
 ``prompt_tokens_evaluated`` mimics llama.cpp's prefix cache: only the part
@@ -145,14 +147,15 @@ class ReplayModel:
 
 
 def _continuation(candidates: Sequence[tuple[str, ...]], prefix: Sequence[str], seed: int) -> tuple[str, ...]:
-    """Return the recorded steps after ``prefix`` of the seed-chosen matching recording."""
+    """Return the recorded steps after ``prefix`` of the seed-chosen matching recording.
+
+    The result is empty when that recording ends with the prefix, so the
+    solution is over, as a live model would end it with a blank line.
+    """
     keys = [normalize_step(step) for step in prefix]
-    matching = [c for c in candidates if len(c) > len(keys) and [normalize_step(s) for s in c[: len(keys)]] == keys]
-    chosen = (matching or list(candidates))[seed % len(matching or candidates)]
-    if len(chosen) > len(prefix):
-        return chosen[len(prefix):]
-    # NOTE: a prefix as long as the recording gets the recording's last step again.
-    return chosen[-1:]
+    matching = [c for c in candidates if len(c) >= len(keys) and [normalize_step(s) for s in c[: len(keys)]] == keys]
+    pool = matching or list(candidates)
+    return pool[seed % len(pool)][len(prefix):]
 
 
 def _cut(text: str, request: GenerationRequest) -> tuple[str, str]:

@@ -189,7 +189,7 @@ def run_beams(search: _Search, wanted: int) -> list[Beam]:
 def expand(search: _Search, beams: Sequence[Beam]) -> list[Candidate]:
     """Propose up to ``expansions`` distinct next steps for each beam."""
     candidates: list[Candidate] = []
-    for index, beam in enumerate(beams):
+    for beam in beams:
         seen: set[str] = set()
         for step in _bank_steps(search, beam):
             if normalize_step(step) not in seen:
