@@ -231,9 +231,19 @@ def test_missing_database_error(tmp_path):
 def test_file_open_in_same_process_error(tmp_path):
     path = build_small_graph(tmp_path / "g.duckdb")
 
-    with StepGraph.open(path) as graph, pytest.raises(QueryError, match="already open in this process"):
+    with StepGraph.open(path) as graph, pytest.raises(QueryError, match="already open for writing in this process"):
         query(path, "SELECT 1")
         assert graph
+
+
+def test_read_only_graph_in_same_process_allowed(tmp_path):
+    path = build_small_graph(tmp_path / "g.duckdb")
+
+    with StepGraph.open(path, read_only=True) as graph:
+        rows = query(path, "SELECT count(*) FROM graph_nodes").fetchall()
+        trusted = graph.sql("SELECT count(*) FROM nodes").fetchall()
+
+    assert rows == trusted == [(9,)]
 
 
 def test_writer_in_other_process_gives_lock_error(tmp_path):
@@ -259,3 +269,18 @@ def test_writer_in_other_process_gives_lock_error(tmp_path):
 def test_rejected_names_statement_keyword():
     with pytest.raises(QueryRejectedError, match="^VACUUM statements are not allowed"):
         check_query("VACUUM")
+
+
+def test_memory_limit_stops_large_query(small_db):
+    sql = "SELECT list(i) FROM range(50000000) t(i)"
+
+    with pytest.raises(QueryError) as raised:
+        query(small_db, sql, limits=SandboxLimits(memory_limit="20MB"))
+
+    assert "ran out of memory" in str(raised.value)
+    assert "--memory-limit" in str(raised.value)
+
+
+def test_invalid_memory_limit_is_config_error(small_db):
+    with pytest.raises(errors.ConfigError, match="invalid sandbox limits"):
+        query(small_db, "SELECT 1", limits=SandboxLimits(memory_limit="lots"))

@@ -104,8 +104,8 @@ def query(db: str | os.PathLike[str], sql: str, *, dialect: str = "duckdb",
 
     Returns a DuckDB relation over the materialized result, so ``.df()``,
     ``.to_arrow_table()``, ``.pl()`` and ``.fetchall()`` work (pandas and
-    polars where installed). The file must not be open in this process: close
-    any :class:`~tater_graph.StepGraph` on it first.
+    polars where installed). The file must not be open for writing in this
+    process: close a writable :class:`~tater_graph.StepGraph` on it first.
 
     Raises:
         InvalidQueryError: syntax error or unknown name, with line, column and a suggestion.
@@ -193,8 +193,9 @@ def _attach(con: duckdb.DuckDBPyConnection, path: Path) -> None:
             ) from error
         if "already attached" in text or "file handle conflict" in text:
             raise QueryError(
-                f"database {path} is already open in this process: close the StepGraph or Database on it "
-                "before a sandboxed query, or use StepGraph.sql() for trusted SQL"
+                f"database {path} is already open for writing in this process: close the StepGraph or Database "
+                "on it, or open it with read_only=True, before a sandboxed query; or use StepGraph.sql() for "
+                "trusted SQL"
             ) from error
         raise QueryError(f"cannot open database {path} read-only: {parse_duckdb_error(error).message}") from error
 
@@ -285,6 +286,9 @@ def _query_error(error: duckdb.Error, con: duckdb.DuckDBPyConnection, sql: str, 
                                   f"(DuckDB: {detail.message})")
     if isinstance(error, duckdb.InterruptException):
         return QueryError(f"the query was interrupted: {detail.message}")
+    if isinstance(error, duckdb.OutOfMemoryException):
+        return QueryError(f"the query ran out of memory: {detail.message}. Narrow it (WHERE, LIMIT), or raise "
+                          "the limit (--memory-limit, or SandboxLimits(memory_limit=...))")
 
     located = isinstance(error, (duckdb.ParserException, duckdb.BinderException, duckdb.CatalogException))
     if not located and detail.position is None:
