@@ -303,14 +303,21 @@ SELECT
 FROM experiences x
 LEFT JOIN nodes n ON n.node_id = x.node_id;
 
--- Walk from a node up to its root, one primary parent per hop.
+-- Walk from a node up to its root, one primary parent per hop. The walk
+-- reads only the node's own problem, which DuckDB finds through the
+-- min/max statistics of edges.problem_id (rows are stored problem by problem).
 CREATE MACRO path_to_root(start_node, max_depth := 64) AS TABLE
-WITH RECURSIVE walk(hop, node_id) AS (
+WITH RECURSIVE primary_parents AS (
+    SELECT e.child_id, e.parent_id
+    FROM edges e
+    WHERE e.problem_id = (SELECT problem_id FROM nodes WHERE node_id = start_node)
+    QUALIFY row_number() OVER (PARTITION BY e.child_id ORDER BY e.traversals DESC, e.parent_id) = 1
+), walk(hop, node_id) AS (
     SELECT 0, start_node
     UNION ALL
     SELECT w.hop + 1, pp.parent_id
     FROM walk w
-    JOIN graph_primary_parents pp ON pp.node_id = w.node_id
+    JOIN primary_parents pp ON pp.child_id = w.node_id
     WHERE w.hop < max_depth
 )
 SELECT w.hop, n.node_id, n.depth, n.step_text, n.value, n.visits, n.successes
@@ -320,12 +327,16 @@ ORDER BY w.hop;
 
 -- Every node below a node, at most max_depth edges down; one row per edge reached.
 CREATE MACRO subtree(start_node, max_depth := 3) AS TABLE
-WITH RECURSIVE walk(distance, parent_id, node_id) AS (
+WITH RECURSIVE problem_edges AS (
+    SELECT parent_id, child_id
+    FROM edges
+    WHERE problem_id = (SELECT problem_id FROM nodes WHERE node_id = start_node)
+), walk(distance, parent_id, node_id) AS (
     SELECT 0, CAST(NULL AS BIGINT), CAST(start_node AS BIGINT)
     UNION
     SELECT w.distance + 1, e.parent_id, e.child_id
     FROM walk w
-    JOIN edges e ON e.parent_id = w.node_id
+    JOIN problem_edges e ON e.parent_id = w.node_id
     WHERE w.distance < max_depth
 )
 SELECT w.distance, w.parent_id, n.node_id, n.depth, n.step_text, n.value, n.visits, n.successes,
@@ -341,14 +352,21 @@ FROM graph_ranked_children
 WHERE parent_id = parent_node
 ORDER BY rank;
 
--- The greedy best path of a problem: from the root, always the top-ranked child.
+-- The greedy best path of a problem: from the root, always the top-ranked
+-- child (the ranking of graph_ranked_children, computed for this problem only).
 CREATE MACRO best_path(problem, max_depth := 64) AS TABLE
-WITH RECURSIVE walk(hop, node_id) AS (
+WITH RECURSIVE best_children AS (
+    SELECT e.parent_id, e.child_id
+    FROM edges e
+    JOIN nodes n ON n.node_id = e.child_id
+    WHERE e.problem_id = problem AND n.problem_id = problem
+    QUALIFY row_number() OVER (PARTITION BY e.parent_id ORDER BY n.value DESC, n.visits DESC, e.child_id) = 1
+), walk(hop, node_id) AS (
     SELECT 0, node_id FROM nodes WHERE problem_id = problem AND depth = 0
     UNION ALL
-    SELECT w.hop + 1, rc.child_id
+    SELECT w.hop + 1, bc.child_id
     FROM walk w
-    JOIN graph_ranked_children rc ON rc.parent_id = w.node_id AND rc.rank = 1
+    JOIN best_children bc ON bc.parent_id = w.node_id
     WHERE w.hop < max_depth
 )
 SELECT w.hop, n.node_id, n.depth, n.step_text, n.value, n.visits, n.successes, n.terminal_visits, n.answer
