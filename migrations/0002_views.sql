@@ -138,9 +138,9 @@ SELECT
 FROM experiences x
 LEFT JOIN nodes n ON n.node_id = x.node_id;
 
--- Walk from a node up to its root, one primary parent per hop. The walk
--- reads only the node's own problem, which DuckDB finds through the
--- min/max statistics of edges.problem_id (rows are stored problem by problem).
+-- Walk from a node up to its root, one primary parent per hop. Only the
+-- edges of the node's own problem are ranked, so the window function stays
+-- small; the filter still scans edges.problem_id once.
 CREATE MACRO path_to_root(start_node, max_depth := 64) AS TABLE
 WITH RECURSIVE primary_parents AS (
     SELECT e.child_id, e.parent_id
