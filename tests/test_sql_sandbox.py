@@ -200,6 +200,15 @@ def test_sqlite_dialect_transpiled(small_db):
     assert rows.fetchall() == [("none",)]
 
 
+def test_transpiled_query_error_shows_transpiled_text(small_db):
+    with pytest.raises(InvalidQueryError) as raised:
+        query(small_db, "SELECT valeu::text FROM graph_nodes", dialect="postgres")
+
+    assert raised.value.suggestion == "value"
+    assert "In the transpiled query:" in str(raised.value)
+    assert "CAST(valeu AS TEXT)" in str(raised.value)
+
+
 def test_unknown_dialect_lists_choices():
     with pytest.raises(QueryError, match="unknown SQL dialect 'postgress'"):
         check_query("SELECT 1", dialect="postgress")
