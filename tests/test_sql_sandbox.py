@@ -155,6 +155,14 @@ def test_unknown_column_suggests_closest(small_db):
     assert "  2 |        valeu\n    |        ^^^^^" in str(error)
 
 
+def test_error_column_counts_characters(small_db):
+    with pytest.raises(InvalidQueryError) as raised:
+        query(small_db, "SELECT 'ééé€' AS x, valeu FROM graph_nodes")
+
+    assert raised.value.column == 21
+    assert "    |                     ^^^^^" in str(raised.value)
+
+
 def test_unknown_view_suggests_closest(small_db):
     with pytest.raises(InvalidQueryError) as raised:
         query(small_db, "SELECT * FROM graph_node")

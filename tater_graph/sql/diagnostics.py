@@ -34,6 +34,15 @@ def line_column(text: str, offset: int) -> tuple[int, int]:
     return line, column
 
 
+def char_offset(text: str, byte_offset: int) -> int:
+    """Convert DuckDB's error position, a byte offset into the UTF-8 query, to a character offset.
+
+    >>> char_offset("SELECT 'é', x", 13)
+    12
+    """
+    return len(text.encode("utf-8")[:byte_offset].decode("utf-8", errors="ignore"))
+
+
 def mark_position(text: str, offset: int, length: int = 1) -> str:
     """Return the query with line numbers and a caret under the character at ``offset``.
 
@@ -60,7 +69,7 @@ class DuckDBErrorDetail:
     Attributes:
         kind: DuckDB's exception type, such as ``Binder`` or ``Parser``.
         message: the message without DuckDB's own suggestions.
-        position: 0-based character offset in the query, or None.
+        position: 0-based byte offset in the UTF-8 query, or None.
         name: the unknown name, for missing tables, columns and functions.
         entry_type: what the unknown name was looked up as (``Table``,
             ``Scalar Function``, ...), or ``Column`` for a missing column.

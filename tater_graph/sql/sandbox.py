@@ -48,6 +48,7 @@ from tater_graph.sql.check import check_query
 from tater_graph.sql.diagnostics import (
     DuckDBErrorDetail,
     catalog_names,
+    char_offset,
     closest_name,
     line_column,
     mark_position,
@@ -299,16 +300,17 @@ def _query_error(error: duckdb.Error, con: duckdb.DuckDBPyConnection, sql: str, 
 def _invalid_query(detail: DuckDBErrorDetail, con: duckdb.DuckDBPyConnection, sql: str, transpiled: bool) -> InvalidQueryError:
     suggestion = _suggest(detail, con)
     parts = [f"{detail.kind} error"]
-    line = column = None
+    line = column = offset = None
     if detail.position is not None:
-        line, column = line_column(sql, detail.position)
+        offset = char_offset(sql, detail.position)
+        line, column = line_column(sql, offset)
         parts.append(f" at line {line}, column {column}")
     message = "".join(parts) + f": {detail.message}"
     if suggestion:
         message += f"\nDid you mean {suggestion!r}?"
-    if detail.position is not None:
+    if offset is not None:
         where = "the transpiled query" if transpiled else "the query"
-        message += f"\nIn {where}:\n{mark_position(sql, detail.position, len(detail.name or '') or 1)}"
+        message += f"\nIn {where}:\n{mark_position(sql, offset, len(detail.name or '') or 1)}"
     return InvalidQueryError(message, line=line, column=column, suggestion=suggestion)
 
 
