@@ -37,6 +37,15 @@ def test_every_view_and_column_documented(small_db):
     assert all(views.values())
 
 
+def test_every_internal_table_documented(small_db):
+    tables = query(small_db, "SELECT table_name, comment FROM duckdb_tables() WHERE table_name != 'schema_version'")
+    value_doc = query(small_db, "SELECT comment FROM duckdb_columns() WHERE table_name = 'nodes' "
+                                "AND column_name = 'value'").fetchall()
+
+    assert all(comment for _, comment in tables.fetchall())
+    assert value_doc == [("(successes + 1) / (graded + 2): Beta(1,1) posterior mean.",)]
+
+
 def test_every_macro_documented(small_db):
     macros = dict(query(small_db, "SELECT function_name, comment FROM duckdb_functions() "
                                   "WHERE function_type = 'table_macro' AND database_name = 'graph'").fetchall())
