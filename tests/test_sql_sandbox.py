@@ -65,7 +65,7 @@ def test_attack_rejected_with_clear_error(small_db, case):
 
 @pytest.mark.parametrize("case", [c for c in ATTACKS if c.sql and not c.duckdb_layer_runs],
                          ids=[c.title for c in ATTACKS if c.sql and not c.duckdb_layer_runs])
-def test_attack_rejected_by_duckdb_layer_alone(small_db, case, tmp_path):
+def test_attack_rejected_by_duckdb_layer_alone(small_db, case):
     before = _graph_counts(small_db)
 
     with pytest.raises(QueryError):
@@ -248,9 +248,10 @@ def test_missing_database_error(tmp_path):
 def test_file_open_in_same_process_error(tmp_path):
     path = build_small_graph(tmp_path / "g.duckdb")
 
-    with StepGraph.open(path) as graph, pytest.raises(QueryError, match="already open for writing in this process"):
-        query(path, "SELECT 1")
-        assert graph
+    with StepGraph.open(path) as graph:
+        with pytest.raises(QueryError, match="already open for writing in this process"):
+            query(path, "SELECT 1")
+        assert graph.sql("SELECT count(*) FROM nodes").fetchall() == [(9,)]
 
 
 def test_read_only_graph_in_same_process_allowed(tmp_path):
