@@ -71,6 +71,10 @@ class QueryError(TaterGraphError):
     """Raised when a user SQL query is invalid, rejected by the sandbox, or fails."""
 
 
+class ExportError(TaterGraphError):
+    """Raised when an export or report cannot be written; no partial output file is left."""
+
+
 class NotFoundError(TaterGraphError, KeyError):
     """Raised when a problem, run, node or rollout id does not exist."""
 
