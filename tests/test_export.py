@@ -16,8 +16,8 @@ from export_fixtures import QUESTION, TRICKY_STEPS, build_tricky_graph
 
 from tater_graph.errors import ConfigError, ExportError, NotFoundError
 from tater_graph.export import (
-    build_graph, neighbourhood_graph, problem_graph, problems_graph, run_graph, select_problem, select_run,
-    write_graph, write_tables,
+    build_graph, export_selection, neighbourhood_graph, problem_graph, problems_graph, run_graph, select_problem,
+    select_run, write_graph, write_tables,
 )
 from tater_graph.export.tables import table_paths
 from tater_graph.store.database import Database
@@ -26,6 +26,19 @@ from tater_graph.store.database import Database
 SCALAR_ATTRIBUTES = ("problem_id", "depth", "step_text", "step_norm", "visits", "graded", "successes", "value",
                      "terminal", "terminal_visits", "terminal_graded", "terminal_correct", "correct", "answer",
                      "score")
+
+
+@pytest.fixture(params=["graph", "store"])
+def write_problem(request, tricky):
+    """Write the tricky problem from the networkx graph, or streamed from the store."""
+    db, graph, problem_id, _ = tricky
+
+    def write(path, fmt):
+        if request.param == "graph":
+            return write_graph(graph, path, fmt)
+        return export_selection(db, select_problem(db, problem_id), path, fmt).path
+
+    return write
 
 
 @pytest.fixture
@@ -139,10 +152,10 @@ def test_invalid_neighbourhood_arguments(tricky):
         neighbourhood_graph(db, 1, direction="up")
 
 
-def test_graphml_round_trip(tricky, tmp_path):
+def test_graphml_round_trip(tricky, write_problem, tmp_path):
     _, graph, _, _ = tricky
 
-    path = write_graph(graph, tmp_path / "g.graphml", "graphml")
+    path = write_problem(tmp_path / "g.graphml", "graphml")
     back = nx.read_graphml(path, node_type=int)
 
     assert back.number_of_nodes() == graph.number_of_nodes()
@@ -154,10 +167,10 @@ def test_graphml_round_trip(tricky, tmp_path):
     assert back.graph["question"] == QUESTION
 
 
-def test_gexf_round_trip(tricky, tmp_path):
+def test_gexf_round_trip(tricky, write_problem, tmp_path):
     _, graph, _, _ = tricky
 
-    path = write_graph(graph, tmp_path / "g.gexf", "gexf")
+    path = write_problem(tmp_path / "g.gexf", "gexf")
     back = nx.read_gexf(path, node_type=int)
 
     assert back.number_of_nodes() == graph.number_of_nodes()
@@ -165,15 +178,16 @@ def test_gexf_round_trip(tricky, tmp_path):
     for node, data in graph.nodes(data=True):
         read = {key: value for key, value in back.nodes[node].items() if key != "label"}
         assert read == _expected_node(data)
+        assert back.nodes[node]["label"] == (data["step_text"] or str(node))
     for u, v, data in graph.edges(data=True):
         read = {key: value for key, value in back.edges[u, v].items() if key != "id"}
         assert read == data
 
 
-def test_node_link_json_round_trip(tricky, tmp_path):
+def test_node_link_json_round_trip(tricky, write_problem, tmp_path):
     _, graph, _, _ = tricky
 
-    path = write_graph(graph, tmp_path / "g.json", "json")
+    path = write_problem(tmp_path / "g.json", "json")
     back = nx.node_link_graph(json.loads(path.read_text(encoding="utf-8")), edges="edges")
 
     assert back.is_directed()
@@ -184,14 +198,15 @@ def test_node_link_json_round_trip(tricky, tmp_path):
 
 def _dot_unescape(quoted: str) -> str:
     """Read a DOT quoted label as Graphviz shows it: ``\\n`` a line break, ``\\X`` the character X."""
-    assert quoted.startswith('"') and quoted.endswith('"'), quoted
+    assert quoted.startswith('"'), quoted
+    assert quoted.endswith('"'), quoted
     return re.sub(r"\\(.)", lambda m: "\n" if m.group(1) == "n" else m.group(1), quoted[1:-1], flags=re.S)
 
 
-def test_dot_round_trip(tricky, tmp_path):
+def test_dot_round_trip(tricky, write_problem, tmp_path):
     _, graph, _, _ = tricky
 
-    path = write_graph(graph, tmp_path / "g.dot", "dot")
+    path = write_problem(tmp_path / "g.dot", "dot")
     (back,) = pydot.graph_from_dot_file(str(path), encoding="utf-8")
 
     nodes = {node.get_name(): node.get_attributes() for node in back.get_nodes() if node.get_name() not in
@@ -336,7 +351,7 @@ def test_build_graph_matches_selection_nodes(tricky):
     assert graph.number_of_nodes() == len(db.cursor().execute(sql, params).fetchall())
 
 
-@pytest.mark.parametrize("module", ["tater_graph.export.writers", "tater_graph.export.tables",
+@pytest.mark.parametrize("module", ["tater_graph.export.sanitize", "tater_graph.export.tables",
                                     "tater_graph.export.html"])
 def test_docstring_examples(module):
     import doctest

@@ -47,7 +47,7 @@ def test_vote_curve_counts_first_k_rollouts(run_db):
     assert data.curve[2].generated_tokens_per_problem == pytest.approx(3 * tokens_per_rollout)
     assert len(data.problems) == 2
     assert len(data.terminal_values) == 2
-    assert len(data.node_values) + len(data.terminal_values) == 5  # three steps plus two
+    assert len(data.node_values) + len(data.terminal_values) == 5  # 3 steps of RIGHT, 2 of WRONG
 
 
 def test_report_writes_markdown_and_plots(run_db, tmp_path):
@@ -66,7 +66,8 @@ def test_report_writes_markdown_and_plots(run_db, tmp_path):
     for plot in files[1:]:
         assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         height, width, _ = matplotlib.image.imread(plot).shape
-        assert width >= 600 and height >= 400
+        assert width >= 600
+        assert height >= 400
         assert f"]({plot.name})" in markdown
 
 

@@ -61,10 +61,13 @@ def export(ctx: Context, problem_ids: tuple[int, ...], run_id: int | None, node_
         if fmt in TABLE_FORMATS:
             files = exporting.write_tables(db, selection, path, fmt)
             nodes, edges = (_count(db, query) for query in (selection.nodes_query(), selection.edges_query()))
-        else:
+        elif fmt == "html":
             graph = exporting.build_graph(db, selection)
-            files = (write_html(graph, path) if fmt == "html" else exporting.write_graph(graph, path, fmt),)
+            files = (write_html(graph, path),)
             nodes, edges = graph.number_of_nodes(), graph.number_of_edges()
+        else:
+            result = exporting.export_selection(db, selection, path, fmt)
+            files, nodes, edges = (result.path,), result.nodes, result.edges
 
     rows = [(str(file), fmt, nodes, edges) for file in files]
     if as_json:
@@ -81,8 +84,9 @@ def _select(db, problem_ids, run_id, node_id, depth, direction, dataset, namespa
     chosen = [name for name, used in (("--problem", bool(problem_ids) and not by_filter), ("--run", run_id is not None),
                                       ("--node", node_id is not None), ("--dataset/--namespace", by_filter)) if used]
     if len(chosen) != 1:
-        given = ", ".join(chosen) if chosen else "none"
-        raise click.UsageError(f"choose exactly one of --problem, --run, --node or --dataset/--namespace (given: {given})")
+        options = ", ".join(chosen) if chosen else "none"
+        raise click.UsageError(
+            f"choose exactly one of --problem, --run, --node or --dataset/--namespace (given: {options})")
     if limit is not None and not by_filter:
         raise click.UsageError("--limit applies only with --dataset or --namespace")
 

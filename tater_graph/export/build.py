@@ -2,8 +2,9 @@
 
 A :class:`Selection` is a SQL query for a set of node ids plus the graph
 attributes that describe it. The same selection feeds :func:`build_graph`
-(a ``networkx.DiGraph`` in memory) and the table writer (DuckDB ``COPY``
-straight to Parquet or CSV, without Python objects per row).
+(a ``networkx.DiGraph`` in memory), :func:`export_selection` (GraphML, GEXF,
+JSON or DOT written while the rows stream from DuckDB) and the table writer
+(DuckDB ``COPY`` straight to Parquet or CSV).
 
 Known limit: the node attributes are the stored totals over every rollout
 that passed through a node, also in a run's graph, which shows the nodes the
@@ -14,13 +15,16 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import duckdb
 import networkx as nx
 
 from tater_graph.errors import ConfigError, NotFoundError
+from tater_graph.export.writers import GraphRows, WriteResult, write_rows
 from tater_graph.store.database import Database
 
 logger = logging.getLogger(__name__)
@@ -230,6 +234,67 @@ def _breadth_first(cursor: duckdb.DuckDBPyConnection, start: int, depth: int, di
     return seen
 
 
+def _duckdb_type(name: str) -> type:
+    """Return the Python type GraphML and GEXF declare for a DuckDB column type."""
+    if name == "BOOLEAN":
+        return bool
+    if name in ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT"):
+        return int
+    if name in ("FLOAT", "DOUBLE") or name.startswith("DECIMAL"):
+        return float
+    return str
+
+
+def _column_types(cursor: duckdb.DuckDBPyConnection, query: tuple[str, list], skip: tuple[str, ...]) -> dict:
+    sql, params = query
+    relation = cursor.sql(f"SELECT * FROM ({sql}) LIMIT 0", params=params)
+    return {name: _duckdb_type(str(kind)) for name, kind in zip(relation.columns, relation.types) if name not in skip}
+
+
+def _batches(cursor: duckdb.DuckDBPyConnection, query: tuple[str, list]) -> Iterator[dict]:
+    sql, params = query
+    for batch in cursor.sql(sql, params=params).to_arrow_reader(BATCH_ROWS):
+        yield from batch.to_pylist()
+
+
+def _node_rows(cursor: duckdb.DuckDBPyConnection, selection: Selection) -> Iterator[tuple[int, dict]]:
+    for row in _batches(cursor, selection.nodes_query()):
+        row["scores"] = json.loads(row["scores"])
+        yield row.pop("node_id"), row
+
+
+def _edge_rows(cursor: duckdb.DuckDBPyConnection, selection: Selection) -> Iterator[tuple[int, int, dict]]:
+    for row in _batches(cursor, selection.edges_query()):
+        yield row.pop("parent_id"), row.pop("child_id"), row
+
+
+def selection_rows(db: Database, selection: Selection) -> GraphRows:
+    """Return the selection as :class:`GraphRows` that read DuckDB in Arrow batches of :data:`BATCH_ROWS`.
+
+    Node and edge queries run on separate cursors, so the edges can be read
+    while the node reader is still open.
+    """
+    node_cursor, edge_cursor = db.cursor(), db.cursor()
+    node_types = _column_types(node_cursor, selection.nodes_query(), skip=("node_id",))
+    edge_types = _column_types(edge_cursor, selection.edges_query(), skip=("parent_id", "child_id"))
+    return GraphRows(dict(selection.graph_attributes), node_types, edge_types, _node_rows(node_cursor, selection),
+                     _edge_rows(edge_cursor, selection))
+
+
+def export_selection(db: Database, selection: Selection, path: str | os.PathLike[str], fmt: str) -> WriteResult:
+    """Write ``selection`` in a graph format straight from DuckDB, without building a networkx graph.
+
+    Memory stays bounded by one Arrow batch, whatever the number of nodes.
+
+    Raises:
+        ConfigError: ``fmt`` is not one of :data:`tater_graph.export.writers.FORMATS`.
+        ExportError: the output folder does not exist.
+    """
+    result = write_rows(selection_rows(db, selection), path, fmt)
+    logger.info("wrote %s to %s: %d nodes, %d edges", selection.name, result.path, result.nodes, result.edges)
+    return result
+
+
 def build_graph(db: Database, selection: Selection) -> nx.DiGraph:
     """Build a DiGraph of the selected nodes and the edges between them.
 
@@ -238,19 +303,9 @@ def build_graph(db: Database, selection: Selection) -> nx.DiGraph:
     :data:`BATCH_ROWS`, but the finished graph is in memory as a whole.
     """
     graph = nx.DiGraph(**selection.graph_attributes)
-    cursor = db.cursor()
-
-    sql, params = selection.nodes_query()
-    for batch in cursor.sql(sql, params=params).to_arrow_reader(BATCH_ROWS):
-        for row in batch.to_pylist():
-            row["scores"] = json.loads(row["scores"])
-            graph.add_node(row.pop("node_id"), **row)
-
-    sql, params = selection.edges_query()
-    for batch in cursor.sql(sql, params=params).to_arrow_reader(BATCH_ROWS):
-        for row in batch.to_pylist():
-            graph.add_edge(row.pop("parent_id"), row.pop("child_id"), **row)
-
+    rows = selection_rows(db, selection)
+    graph.add_nodes_from(rows.nodes)
+    graph.add_edges_from(rows.edges)
     logger.info("built %s: %d nodes, %d edges", selection.name, graph.number_of_nodes(), graph.number_of_edges())
     return graph
 

@@ -1,220 +1,267 @@
-"""Write networkx graphs as GraphML, GEXF, node-link JSON or DOT, atomically.
+"""Write graphs as GraphML, GEXF, node-link JSON or DOT, one node or edge at a time.
 
-Each format gets a sanitized copy of the graph, because each one stores
-fewer kinds of value than a networkx attribute can hold:
+Every writer takes :class:`GraphRows`: the graph attributes, the declared
+type of each node and edge attribute, and iterables of nodes and edges. The
+rows may come from a networkx graph (:func:`write_graph`) or straight from
+DuckDB (:func:`tater_graph.export.build.export_selection`), so memory stays
+bounded when exporting from the store. Values are sanitized per format as
+:mod:`tater_graph.export.sanitize` describes. DOT node ids are ``n<id>``
+(the original id is kept in the ``node_id`` attribute) and the step text is
+the ``label``. Files are written to a temporary name and renamed.
 
-- GraphML and GEXF: no None (the attribute is left out of that node or edge),
-  one type per attribute name (mixed int and float become float, any other
-  mix becomes str), lists and dicts JSON-encoded, numpy scalars as Python
-  numbers, carriage returns as newlines and characters that XML 1.0 forbids
-  removed.
-- Node-link JSON: numpy scalars as Python numbers, tuples as lists, NaN and
-  infinity as null (JSON has neither). Lists and dicts stay JSON values.
-- DOT: node ids ``n<id>`` (the original id is kept in the ``node_id``
-  attribute), every string quoted with ``\\``, ``"`` and line breaks escaped,
-  lists and dicts JSON-encoded, None left out, the step text in ``label``.
-
-The whole graph and its sanitized copy are in memory while writing.
+The XML is written as text rather than through ElementTree, which would keep
+the whole document in memory; networkx's ``read_graphml`` and ``read_gexf``
+read it back (see the round-trip tests).
 """
 
 from __future__ import annotations
 
 import json
-import math
 import os
-import re
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import networkx as nx
 import pydot
 
 from tater_graph.errors import ConfigError
 from tater_graph.export.atomic import atomic_paths
+from tater_graph.export.sanitize import (
+    dot_attributes, dot_quote, json_value, scan_types, xml_escape_attribute, xml_escape_text, xml_typed_text,
+)
 
 FORMATS = ("graphml", "gexf", "json", "dot")
 
-# Characters outside the XML 1.0 Char production (https://www.w3.org/TR/xml/#charsets).
-_XML_INVALID = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+_GRAPHML_TYPES = {bool: "boolean", int: "long", float: "double", str: "string"}
+_XSI = "http://www.w3.org/2001/XMLSchema-instance"
+_GRAPHML_NS = "http://graphml.graphdrawing.org/xmlns"
+_GEXF_NS = "http://www.gexf.net/1.2draft"
 
 
-def write_graph(graph: nx.DiGraph, path: str | os.PathLike[str], fmt: str) -> Path:
+@dataclass
+class GraphRows:
+    """A graph as attributes and single-pass iterables, for the streaming writers.
+
+    Attributes:
+        graph_attributes: attributes of the whole graph.
+        node_types: declared type (bool, int, float or str) of each node attribute, for GraphML and GEXF.
+        edge_types: declared type of each edge attribute.
+        nodes: ``(node id, attributes)`` pairs, read once.
+        edges: ``(source id, target id, attributes)`` triples, read once after the nodes.
+        directed: whether edges have a direction.
+    """
+
+    graph_attributes: dict
+    node_types: dict[str, type]
+    edge_types: dict[str, type]
+    nodes: Iterable[tuple[object, dict]]
+    edges: Iterable[tuple[object, object, dict]]
+    directed: bool = True
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    """The written file and how many nodes and edges it holds."""
+
+    path: Path
+    nodes: int
+    edges: int
+
+
+def rows_from_graph(graph: nx.Graph) -> GraphRows:
+    """Return the rows of an in-memory networkx graph, after one pass that finds each attribute's type."""
+    return GraphRows(
+        graph_attributes=dict(graph.graph),
+        node_types=scan_types(data for _, data in graph.nodes(data=True)),
+        edge_types=scan_types(data for _, _, data in graph.edges(data=True)),
+        nodes=graph.nodes(data=True),
+        edges=graph.edges(data=True),
+        directed=graph.is_directed(),
+    )
+
+
+def write_graph(graph: nx.Graph, path: str | os.PathLike[str], fmt: str) -> Path:
     """Write ``graph`` to ``path`` in format ``fmt``; a failure leaves no partial file.
 
     Raises:
         ConfigError: ``fmt`` is not one of :data:`FORMATS`.
         ExportError: the output folder does not exist.
     """
-    writers: dict[str, Callable[[nx.DiGraph, Path], None]] = {
+    return write_rows(rows_from_graph(graph), path, fmt).path
+
+
+def write_rows(rows: GraphRows, path: str | os.PathLike[str], fmt: str) -> WriteResult:
+    """Write ``rows`` to ``path`` in format ``fmt``; a failure leaves no partial file.
+
+    Raises:
+        ConfigError: ``fmt`` is not one of :data:`FORMATS`.
+        ExportError: the output folder does not exist.
+    """
+    writers: dict[str, Callable[[GraphRows, IO[str]], tuple[int, int]]] = {
         "graphml": _write_graphml, "gexf": _write_gexf, "json": _write_node_link, "dot": _write_dot,
     }
     if fmt not in writers:
         raise ConfigError(f"unknown graph format {fmt!r}: use one of {', '.join(FORMATS)}")
     path = Path(path)
     with atomic_paths([path]) as (temporary,):
-        writers[fmt](graph, temporary)
-    return path
+        with open(temporary, "w", encoding="utf-8", newline="\n") as handle:
+            nodes, edges = writers[fmt](rows, handle)
+    return WriteResult(path, nodes, edges)
 
 
-def _write_graphml(graph: nx.DiGraph, path: Path) -> None:
-    nx.write_graphml(sanitize_for_xml(graph), path, encoding="utf-8")
+# --- GraphML ----------------------------------------------------------------------------------------------------
 
 
-def _write_gexf(graph: nx.DiGraph, path: Path) -> None:
-    nx.write_gexf(sanitize_for_xml(graph), path, encoding="utf-8")
-
-
-def _write_node_link(graph: nx.DiGraph, path: Path) -> None:
-    data = nx.node_link_data(_map_attributes(graph, _json_value), edges="edges")
-    with open(path, "w", encoding="utf-8") as handle:
-        json.dump(data, handle, ensure_ascii=False, allow_nan=False)
-
-
-def _write_dot(graph: nx.DiGraph, path: Path) -> None:
-    with open(path, "w", encoding="utf-8") as handle:
-        handle.write(to_pydot(graph).to_string())
-
-
-# --- Sanitizing -------------------------------------------------------------------------------------------------
-
-
-def _plain(value: object) -> object:
-    """Return ``value`` with numpy scalars as Python numbers and tuples as lists."""
-    if hasattr(value, "item") and callable(value.item) and not isinstance(value, (str, bytes)):
-        try:
-            return value.item()
-        except (TypeError, ValueError):
-            return value
-    if isinstance(value, tuple):
-        return list(value)
-    return value
-
-
-def _json_value(value: object) -> object:
-    value = _plain(value)
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, list):
-        return [_json_value(item) for item in value]
-    if isinstance(value, dict):
-        return {str(key): _json_value(item) for key, item in value.items()}
-    return value
-
-
-def _xml_text(value: str) -> str:
-    return _XML_INVALID.sub("", value.replace("\r\n", "\n").replace("\r", "\n"))
-
-
-def _xml_value(value: object) -> object:
-    """Return ``value`` as a bool, int, float or str that GraphML and GEXF can hold, or None to leave it out."""
-    value = _plain(value)
-    if isinstance(value, (list, dict)):
-        value = json.dumps(_json_value(value), ensure_ascii=False)
-    if value is None or isinstance(value, (bool, int, float)):
-        return value
-    return _xml_text(str(value))
-
-
-def _kind(value: object) -> str:
-    return "bool" if isinstance(value, bool) else type(value).__name__
-
-
-def _unify(records: Iterable[dict]) -> None:
-    """Convert, in place, each attribute name's values to one type across ``records``."""
-    records = list(records)
-    kinds: dict[str, set[str]] = {}
-    for record in records:
-        for key, value in record.items():
-            kinds.setdefault(key, set()).add(_kind(value))
-
-    for key, found in kinds.items():
-        if len(found) == 1:
+def _graphml_data(data: dict, keys: dict[str, tuple[str, type]]) -> str:
+    parts = []
+    for name, value in data.items():
+        if name not in keys:
             continue
-        convert = float if found <= {"bool", "int", "float"} else str
-        for record in records:
-            if key in record:
-                record[key] = _xml_text(convert(record[key])) if convert is str else convert(record[key])
+        key, kind = keys[name]
+        text = xml_typed_text(value, kind)
+        if text is not None:
+            parts.append(f'<data key="{key}">{xml_escape_text(text)}</data>')
+    return "".join(parts)
 
 
-def sanitize_for_xml(graph: nx.DiGraph) -> nx.DiGraph:
-    """Return a copy of ``graph`` that GraphML and GEXF can store (see the module docstring)."""
-    clean = _map_attributes(graph, _xml_value)
-    for records in ([clean.graph], [data for _, data in clean.nodes(data=True)],
-                    [data for _, _, data in clean.edges(data=True)]):
-        for record in records:
-            for key in [key for key, value in record.items() if value is None]:
-                del record[key]
-        _unify(records)
-    return clean
+def _write_graphml(rows: GraphRows, out: IO[str]) -> tuple[int, int]:
+    graph_types = scan_types([rows.graph_attributes])
+    scopes = (("graph", "g", graph_types), ("node", "n", rows.node_types), ("edge", "e", rows.edge_types))
+    keys = {scope: {name: (f"{prefix}{i}", kind) for i, (name, kind) in enumerate(types.items())}
+            for scope, prefix, types in scopes}
+
+    out.write("<?xml version='1.0' encoding='utf-8'?>\n")
+    out.write(f'<graphml xmlns="{_GRAPHML_NS}" xmlns:xsi="{_XSI}" '
+              f'xsi:schemaLocation="{_GRAPHML_NS} {_GRAPHML_NS}/1.0/graphml.xsd">\n')
+    for scope, declared in keys.items():
+        for name, (key, kind) in declared.items():
+            out.write(f'<key id="{key}" for="{scope}" attr.name="{xml_escape_attribute(name)}" '
+                      f'attr.type="{_GRAPHML_TYPES[kind]}"/>\n')
+    out.write(f'<graph edgedefault="{"directed" if rows.directed else "undirected"}">\n')
+    out.write(_graphml_data(rows.graph_attributes, keys["graph"]) + "\n")
+
+    nodes = edges = 0
+    for node, data in rows.nodes:
+        out.write(f'<node id="{xml_escape_attribute(str(node))}">{_graphml_data(data, keys["node"])}</node>\n')
+        nodes += 1
+    for source, target, data in rows.edges:
+        out.write(f'<edge source="{xml_escape_attribute(str(source))}" target="{xml_escape_attribute(str(target))}">'
+                  f'{_graphml_data(data, keys["edge"])}</edge>\n')
+        edges += 1
+    out.write("</graph>\n</graphml>\n")
+    return nodes, edges
 
 
-def _map_attributes(graph: nx.DiGraph, convert: Callable[[object], object]) -> nx.DiGraph:
-    clean = graph.__class__()
-    clean.graph.update({key: convert(value) for key, value in graph.graph.items()})
-    clean.add_nodes_from((node, {key: convert(value) for key, value in data.items()})
-                         for node, data in graph.nodes(data=True))
-    clean.add_edges_from((u, v, {key: convert(value) for key, value in data.items()})
-                         for u, v, data in graph.edges(data=True))
-    return clean
+# --- GEXF -------------------------------------------------------------------------------------------------------
+
+
+def _gexf_values(data: dict, ids: dict[str, tuple[int, type]]) -> str:
+    parts = []
+    for name, value in data.items():
+        if name not in ids:
+            continue
+        number, kind = ids[name]
+        text = xml_typed_text(value, kind)
+        if text is not None:
+            parts.append(f'<attvalue for="{number}" value="{xml_escape_attribute(text)}"/>')
+    return f"<attvalues>{''.join(parts)}</attvalues>" if parts else ""
+
+
+def _gexf_label(node: object, data: dict) -> str:
+    """Return the node label Gephi shows: ``label`` if set, else the step text, else the id."""
+    for name in ("label", "step_text"):
+        text = xml_typed_text(data.get(name), str)
+        if text:
+            return text
+    return str(node)
+
+
+def _write_gexf(rows: GraphRows, out: IO[str]) -> tuple[int, int]:
+    # GEXF keeps ``label`` on the element itself, so it is not declared as an attribute.
+    node_ids = {name: (i, kind) for i, (name, kind) in enumerate(rows.node_types.items()) if name != "label"}
+    edge_ids = {name: (i, kind) for i, (name, kind) in enumerate(rows.edge_types.items(), start=len(node_ids))}
+    description = json.dumps(json_value(rows.graph_attributes), ensure_ascii=False)
+
+    out.write("<?xml version='1.0' encoding='utf-8'?>\n")
+    out.write(f'<gexf xmlns="{_GEXF_NS}" xmlns:xsi="{_XSI}" xsi:schemaLocation="{_GEXF_NS} {_GEXF_NS}/gexf.xsd" '
+              'version="1.2">\n')
+    out.write(f"<meta><creator>tater-graph</creator><description>{xml_escape_text(xml_typed_text(description, str))}"
+              "</description></meta>\n")
+    out.write(f'<graph defaultedgetype="{"directed" if rows.directed else "undirected"}" mode="static">\n')
+    for scope, ids in (("node", node_ids), ("edge", edge_ids)):
+        out.write(f'<attributes class="{scope}" mode="static">')
+        for name, (number, kind) in ids.items():
+            out.write(f'<attribute id="{number}" title="{xml_escape_attribute(name)}" type="{_GRAPHML_TYPES[kind]}"/>')
+        out.write("</attributes>\n")
+
+    nodes = edges = 0
+    out.write("<nodes>\n")
+    for node, data in rows.nodes:
+        out.write(f'<node id="{xml_escape_attribute(str(node))}" label="{xml_escape_attribute(_gexf_label(node, data))}">'
+                  f"{_gexf_values(data, node_ids)}</node>\n")
+        nodes += 1
+    out.write("</nodes>\n<edges>\n")
+    for source, target, data in rows.edges:
+        out.write(f'<edge id="{edges}" source="{xml_escape_attribute(str(source))}" '
+                  f'target="{xml_escape_attribute(str(target))}">{_gexf_values(data, edge_ids)}</edge>\n')
+        edges += 1
+    out.write("</edges>\n</graph>\n</gexf>\n")
+    return nodes, edges
+
+
+# --- Node-link JSON ---------------------------------------------------------------------------------------------
+
+
+def _dump(value: object) -> str:
+    return json.dumps(json_value(value), ensure_ascii=False, allow_nan=False)
+
+
+def _write_node_link(rows: GraphRows, out: IO[str]) -> tuple[int, int]:
+    """Write the layout of ``networkx.node_link_data(graph, edges="edges")``, one node or edge a line."""
+    out.write(f'{{"directed": {_dump(rows.directed)}, "multigraph": false, "graph": {_dump(rows.graph_attributes)}, '
+              '"nodes": [')
+    nodes = edges = 0
+    for node, data in rows.nodes:
+        out.write(("," if nodes else "") + "\n" + _dump({**data, "id": node}))
+        nodes += 1
+    out.write('\n], "edges": [')
+    for source, target, data in rows.edges:
+        out.write(("," if edges else "") + "\n" + _dump({**data, "source": source, "target": target}))
+        edges += 1
+    out.write("\n]}\n")
+    return nodes, edges
 
 
 # --- DOT --------------------------------------------------------------------------------------------------------
 
-_DOT_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+def dot_name(node: object) -> str:
+    """Return the DOT id of ``node``: ``n<id>`` for non-negative integers, else a quoted ``n:<id>``."""
+    if isinstance(node, int) and not isinstance(node, bool) and node >= 0:
+        return f"n{node}"
+    return dot_quote(f"n:{node}")
 
 
-def dot_quote(text: str) -> str:
-    """Return ``text`` as a quoted DOT string whose label shows it unchanged.
+def _write_dot(rows: GraphRows, out: IO[str]) -> tuple[int, int]:
+    # pydot formats every statement; the parent graph tells an edge to print -> or --.
+    parent = pydot.Dot("steps", graph_type="digraph" if rows.directed else "graph")
+    out.write(f"{parent.get_graph_type()} steps {{\n")
+    for key, value in dot_attributes(rows.graph_attributes).items():
+        out.write(f"{key}={value};\n")
 
-    Backslashes are doubled (Graphviz reads ``\\l``, ``\\N`` and the like as
-    escapes in labels), quotes escaped and line breaks written as ``\\n``.
-
-    >>> print(dot_quote('a "b"\\n\\\\frac{1}{2}'))
-    "a \\"b\\"\\n\\\\frac{1}{2}"
-    """
-    escaped = text.replace("\\", "\\\\").replace('"', '\\"')
-    escaped = escaped.replace("\r\n", "\n").replace("\r", "\n").replace("\n", "\\n")
-    return f'"{escaped}"'
-
-
-def _dot_value(value: object) -> str | None:
-    value = _plain(value)
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)) and math.isfinite(value):
-        return repr(value)
-    if isinstance(value, (list, dict)):
-        value = json.dumps(_json_value(value), ensure_ascii=False)
-    return dot_quote(str(value))
-
-
-def _dot_attributes(data: dict) -> dict[str, str]:
-    attributes = {}
-    for key, value in data.items():
-        text = _dot_value(value)
-        if text is None:
-            continue
-        # An attribute name that is not a plain DOT ID is quoted as well.
-        attributes[key if _DOT_NAME.fullmatch(key) else dot_quote(key)] = text
-    return attributes
-
-
-def to_pydot(graph: nx.DiGraph) -> pydot.Dot:
-    """Convert ``graph`` to a ``pydot.Dot`` with DOT-safe ids and escaped labels."""
-    dot = pydot.Dot("steps", graph_type="digraph" if graph.is_directed() else "graph")
-    for key, value in _dot_attributes(graph.graph).items():
-        dot.set(key, value)
-
-    names = {}
-    for position, (node, data) in enumerate(graph.nodes(data=True)):
-        names[node] = f"n{node}" if isinstance(node, int) and node >= 0 else f"v{position}"
-        attributes = _dot_attributes({"node_id": node, **data})
-        if "step_text" in data and "label" not in data:
-            attributes["label"] = attributes.pop("step_text", dot_quote(""))
-        dot.add_node(pydot.Node(names[node], **attributes))
-
-    for u, v, data in graph.edges(data=True):
-        dot.add_edge(pydot.Edge(names[u], names[v], **_dot_attributes(data)))
-    return dot
+    nodes = edges = 0
+    for node, data in rows.nodes:
+        attributes = dot_attributes({"node_id": node, **data})
+        if "step_text" in attributes and "label" not in attributes:
+            attributes["label"] = attributes.pop("step_text")
+        out.write(pydot.Node(dot_name(node), **attributes).to_string() + "\n")
+        nodes += 1
+    for source, target, data in rows.edges:
+        edge = pydot.Edge(dot_name(source), dot_name(target), **dot_attributes(data))
+        edge.set_parent_graph(parent)
+        out.write(edge.to_string() + "\n")
+        edges += 1
+    out.write("}\n")
+    return nodes, edges
