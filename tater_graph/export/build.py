@@ -59,7 +59,6 @@ FROM nodes n
 LEFT JOIN endings e USING (node_id)
 LEFT JOIN scores s USING (node_id)
 WHERE n.node_id IN (SELECT node_id FROM selected)
-ORDER BY n.node_id
 """
 
 _EDGES_SQL = """
@@ -67,7 +66,6 @@ WITH selected AS ({selection})
 SELECT parent_id, child_id, problem_id, step_norm, traversals
 FROM edges
 WHERE parent_id IN (SELECT node_id FROM selected) AND child_id IN (SELECT node_id FROM selected)
-ORDER BY parent_id, child_id
 """
 
 NODE_ATTRIBUTES = ("problem_id", "depth", "step_text", "step_norm", "visits", "graded", "successes", "value",
@@ -92,13 +90,19 @@ class Selection:
     params: tuple = ()
     graph_attributes: dict = field(default_factory=dict)
 
-    def nodes_query(self) -> tuple[str, list]:
-        """Return the SQL and parameters of the node table of this selection."""
-        return _NODES_SQL.format(selection=self.node_sql), list(self.params)
+    def nodes_query(self, ordered: bool = False) -> tuple[str, list]:
+        """Return the SQL and parameters of the node table of this selection.
 
-    def edges_query(self) -> tuple[str, list]:
-        """Return the SQL and parameters of the edges between selected nodes."""
-        return _EDGES_SQL.format(selection=self.node_sql), list(self.params)
+        ``ordered`` sorts by node id. Unsorted is the default for streaming,
+        because a sort keeps every row in memory before it returns the first.
+        """
+        sql = _NODES_SQL.format(selection=self.node_sql) + ("ORDER BY n.node_id" if ordered else "")
+        return sql, list(self.params)
+
+    def edges_query(self, ordered: bool = False) -> tuple[str, list]:
+        """Return the SQL and parameters of the edges between selected nodes (``ordered``: by parent, child)."""
+        sql = _EDGES_SQL.format(selection=self.node_sql) + ("ORDER BY parent_id, child_id" if ordered else "")
+        return sql, list(self.params)
 
 
 def select_problem(db: Database, problem_id: int) -> Selection:
@@ -257,28 +261,31 @@ def _batches(cursor: duckdb.DuckDBPyConnection, query: tuple[str, list]) -> Iter
         yield from batch.to_pylist()
 
 
-def _node_rows(cursor: duckdb.DuckDBPyConnection, selection: Selection) -> Iterator[tuple[int, dict]]:
-    for row in _batches(cursor, selection.nodes_query()):
+def _node_rows(cursor: duckdb.DuckDBPyConnection, selection: Selection, ordered: bool) -> Iterator[tuple[int, dict]]:
+    for row in _batches(cursor, selection.nodes_query(ordered)):
         row["scores"] = json.loads(row["scores"])
         yield row.pop("node_id"), row
 
 
-def _edge_rows(cursor: duckdb.DuckDBPyConnection, selection: Selection) -> Iterator[tuple[int, int, dict]]:
-    for row in _batches(cursor, selection.edges_query()):
+def _edge_rows(cursor: duckdb.DuckDBPyConnection, selection: Selection,
+               ordered: bool) -> Iterator[tuple[int, int, dict]]:
+    for row in _batches(cursor, selection.edges_query(ordered)):
         yield row.pop("parent_id"), row.pop("child_id"), row
 
 
-def selection_rows(db: Database, selection: Selection) -> GraphRows:
+def selection_rows(db: Database, selection: Selection, ordered: bool = False) -> GraphRows:
     """Return the selection as :class:`GraphRows` that read DuckDB in Arrow batches of :data:`BATCH_ROWS`.
 
     Node and edge queries run on separate cursors, so the edges can be read
-    while the node reader is still open.
+    while the node reader is still open. Without ``ordered``, rows come in
+    DuckDB's scan order, which is node id order for the stored tables as
+    long as DuckDB's ``preserve_insertion_order`` setting is on (the default).
     """
     node_cursor, edge_cursor = db.cursor(), db.cursor()
     node_types = _column_types(node_cursor, selection.nodes_query(), skip=("node_id",))
     edge_types = _column_types(edge_cursor, selection.edges_query(), skip=("parent_id", "child_id"))
-    return GraphRows(dict(selection.graph_attributes), node_types, edge_types, _node_rows(node_cursor, selection),
-                     _edge_rows(edge_cursor, selection))
+    return GraphRows(dict(selection.graph_attributes), node_types, edge_types, _node_rows(node_cursor, selection, ordered),
+                     _edge_rows(edge_cursor, selection, ordered))
 
 
 def export_selection(db: Database, selection: Selection, path: str | os.PathLike[str], fmt: str) -> WriteResult:
@@ -303,7 +310,7 @@ def build_graph(db: Database, selection: Selection) -> nx.DiGraph:
     :data:`BATCH_ROWS`, but the finished graph is in memory as a whole.
     """
     graph = nx.DiGraph(**selection.graph_attributes)
-    rows = selection_rows(db, selection)
+    rows = selection_rows(db, selection, ordered=True)
     graph.add_nodes_from(rows.nodes)
     graph.add_edges_from(rows.edges)
     logger.info("built %s: %d nodes, %d edges", selection.name, graph.number_of_nodes(), graph.number_of_edges())

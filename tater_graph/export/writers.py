@@ -9,9 +9,9 @@ bounded when exporting from the store. Values are sanitized per format as
 (the original id is kept in the ``node_id`` attribute) and the step text is
 the ``label``. Files are written to a temporary name and renamed.
 
-The XML is written as text rather than through ElementTree, which would keep
-the whole document in memory; networkx's ``read_graphml`` and ``read_gexf``
-read it back (see the round-trip tests).
+The XML is written as text, because ElementTree would keep the whole
+document in memory. networkx's ``read_graphml`` and ``read_gexf`` read it
+back (see the round-trip tests).
 """
 
 from __future__ import annotations
@@ -245,7 +245,7 @@ def dot_name(node: object) -> str:
 
 
 def _write_dot(rows: GraphRows, out: IO[str]) -> tuple[int, int]:
-    # pydot formats every statement; the parent graph tells an edge to print -> or --.
+    # pydot formats every statement. An edge prints -> or -- by the type of its parent graph.
     parent = pydot.Dot("steps", graph_type="digraph" if rows.directed else "graph")
     out.write(f"{parent.get_graph_type()} steps {{\n")
     for key, value in dot_attributes(rows.graph_attributes).items():
