@@ -254,7 +254,7 @@ def _plot_tokens(data: RunData, path: Path) -> None:
     for position, (problem, top) in enumerate(zip(problems, bottom)):
         mark = {True: "\u2713", False: "\u2717"}.get(problem.is_correct, "?")
         axes.annotate(mark, (position, top), ha="center", va="bottom")
-    axes.margins(y=0.1)
+    axes.set_ylim(0, max(bottom, default=0) * 1.15 or 1)  # room for the marks above the bars
     axes.set_xlabel("problem id (\u2713 correct, \u2717 wrong)")
     axes.set_ylabel("tokens")
     axes.set_title(f"Run {data.run['run_id']}: tokens per problem")

@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 import math
 import re
+import shutil
+import subprocess
+from xml.etree import ElementTree
 
 import duckdb
 import networkx as nx
@@ -230,6 +233,20 @@ def test_dot_round_trip(tricky, write_problem, tmp_path):
                   for e in back.get_edges()}
     assert traversals == {(f"n{u}", f"n{v}"): d["traversals"] for u, v, d in graph.edges(data=True)}
     assert _dot_unescape(back.get_attributes()["question"]) == QUESTION
+
+
+@pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz is not installed: apt-get install graphviz")
+def test_graphviz_renders_dot_labels(tricky, write_problem, tmp_path):
+    _, graph, _, _ = tricky
+    path = write_problem(tmp_path / "g.dot", "dot")
+
+    svg = subprocess.run(["dot", "-Tsvg", str(path)], check=True, capture_output=True, text=True).stdout
+    shown = [element.text for element in ElementTree.fromstring(svg).iter("{http://www.w3.org/2000/svg}text")]
+
+    # Graphviz draws each line of a label as one text element; the root's label is empty.
+    expected = [line for _, data in graph.nodes(data=True) if data["step_text"]
+                for line in data["step_text"].split("\n")]
+    assert sorted(shown) == sorted(expected)
 
 
 @pytest.mark.parametrize("fmt", ["parquet", "csv"])
