@@ -371,18 +371,6 @@ def test_build_graph_matches_selection_nodes(tricky):
     assert graph.number_of_nodes() == len(db.cursor().execute(sql, params).fetchall())
 
 
-@pytest.mark.parametrize("module", ["tater_graph.export.sanitize", "tater_graph.export.tables",
-                                    "tater_graph.export.html"])
-def test_docstring_examples(module):
-    import doctest
-    import importlib
-
-    result = doctest.testmod(importlib.import_module(module))
-
-    assert result.attempted > 0
-    assert result.failed == 0
-
-
 def test_written_file_gets_default_mode(tmp_path):
     import os
 

@@ -110,3 +110,17 @@ def test_export_command_needs_one_selection(run_db):
 
     assert result.exit_code == 2
     assert "choose exactly one of --problem, --run, --node or --dataset/--namespace" in result.output
+
+
+def test_report_of_empty_run(tmp_path):
+    path = tmp_path / "graph.duckdb"
+    with StepGraph.open(path, embedder="hashed") as graph:
+        graph.db.con.execute("INSERT INTO runs (run_id, strategy, status) VALUES (5, 'best-of-n', 'interrupted')")
+
+    with Database(path, read_only=True) as db:
+        files = write_report(db, 5, tmp_path / "report")
+
+    markdown = files[0].read_text()
+    assert "| accuracy (majority vote) | no graded problem | - |" in markdown
+    assert "0 nodes below the roots" in markdown
+    assert all(plot.stat().st_size > 0 for plot in files[1:])
