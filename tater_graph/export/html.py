@@ -3,8 +3,8 @@
 The page inlines Cytoscape.js (``static/cytoscape.min.js``, MIT licence in
 ``static/LICENSE-cytoscape``) and the graph as JSON, and its Content Security
 Policy forbids every network request. Nodes are coloured by value (red 0 to
-green 1) and sized by visits; terminal nodes get a thick border coloured by
-correctness and their answer in the label. Clicking a node shows its full
+green 1) and sized by visits. Terminal nodes get a thick border coloured by
+correctness, and their answer in the label. Clicking a node shows its full
 step text and statistics. The page sets ``window.taterGraph`` to the
 Cytoscape instance, so a test or the browser console can inspect it.
 """
@@ -112,7 +112,7 @@ def _node_data(node: object, data: dict, max_visits: int) -> dict:
 
 
 def value_colour(value: float | None) -> str:
-    """Return the CSS colour of a node value in [0, 1]; grey when the value is missing.
+    """Return the CSS colour of a node value in [0, 1], or grey when the value is missing.
 
     >>> value_colour(0.0), value_colour(0.5), value_colour(1.0)
     ('#d73027', '#fee08b', '#1a9850')
