@@ -25,6 +25,7 @@ CREATE TABLE problems (
     question VARCHAR NOT NULL,              -- problem text as given
     question_hash VARCHAR NOT NULL,         -- BLAKE2b-128 of the whitespace- and case-folded text
     gold_answer VARCHAR,                    -- reference answer, NULL when unknown
+    vote_answer VARCHAR,                    -- majority vote of the rollouts at the last vote backup, if any
     created_at TIMESTAMP NOT NULL DEFAULT current_timestamp,
     UNIQUE (namespace, question_hash)
 );
@@ -84,6 +85,7 @@ CREATE TABLE rollouts (
     wall_seconds DOUBLE NOT NULL DEFAULT 0,
     score DOUBLE,                           -- rollout score from a scorer or the source, if any
     error VARCHAR,                          -- why the sample failed; such rollouts have no steps
+    agrees_with_vote BOOLEAN,               -- answer matches problems.vote_answer; NULL before a vote backup
     created_at TIMESTAMP NOT NULL DEFAULT current_timestamp
 );
 
@@ -104,6 +106,8 @@ CREATE TABLE nodes (
     score DOUBLE,                           -- latest step score from a scorer, if any
     created_at TIMESTAMP NOT NULL DEFAULT current_timestamp,
     last_used_at TIMESTAMP,                 -- last time the planner returned this node
+    vote_graded BIGINT NOT NULL DEFAULT 0,     -- rollouts through here with no gold grade but a vote outcome
+    vote_successes BIGINT NOT NULL DEFAULT 0,  -- of those, rollouts agreeing with the majority vote
     UNIQUE (problem_id, state_key)
 );
 

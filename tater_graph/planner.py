@@ -16,8 +16,9 @@ the graph in one of two ways:
 Values come from :mod:`tater_graph.values`: a Beta posterior mean and
 standard deviation from the node's outcomes and step score. Continuations
 are ranked by value, then visits. Children whose value is at most
-``dead_end_max_value`` on at least ``dead_end_min_visits`` graded rollouts
-are dead ends: returned apart and never as continuations.
+``dead_end_max_value`` on at least ``dead_end_min_visits`` rollouts with a
+gold or vote outcome are dead ends: returned apart and never as
+continuations.
 
 The planner records when it returned a node in ``nodes.last_used_at`` (bank
 eviction reads it). Those writes are batched: they reach the database every
@@ -48,7 +49,7 @@ logger = logging.getLogger(__name__)
 SCOPES = ("same", "similar", "any")
 
 _NODE_COLUMNS = ("n.node_id, n.problem_id, n.step_text, n.step_norm, n.depth, n.visits, n.graded, n.successes, "
-                 "n.terminal_visits, n.answer, n.score")
+                 "n.terminal_visits, n.answer, n.score, n.vote_graded, n.vote_successes")
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,8 @@ class PlannerConfig:
         dead_end_max_value: a child with a value of at most this ...
         dead_end_min_visits: ... on at least this many graded rollouts is a dead end.
         prior_successes, prior_failures: the Beta prior (1, 1 is uniform).
+        vote_weight: weight of one majority-vote pseudo-outcome against one gold
+            outcome (0 ignores votes).
         score_weight: pseudo-rollouts one step score counts as (0 ignores scores).
         scope: which nodes an approximate lookup searches: ``"same"`` (the
             problem's own), ``"similar"`` (the problem's and those of its
@@ -78,6 +81,7 @@ class PlannerConfig:
     dead_end_min_visits: int = 3
     prior_successes: float = 1.0
     prior_failures: float = 1.0
+    vote_weight: float = 1.0
     score_weight: float = 1.0
     scope: str = "similar"
     scope_problems: int = 10
@@ -94,6 +98,7 @@ class PlannerConfig:
         _check(self.dead_end_min_visits >= 1, "dead_end_min_visits", self.dead_end_min_visits, "use 1 or more")
         _check(self.prior_successes > 0, "prior_successes", self.prior_successes, "Beta priors must be positive")
         _check(self.prior_failures > 0, "prior_failures", self.prior_failures, "Beta priors must be positive")
+        _check(self.vote_weight >= 0, "vote_weight", self.vote_weight, "use 0 or more")
         _check(self.score_weight >= 0, "score_weight", self.score_weight, "use 0 or more")
         _check(self.scope in SCOPES, "scope", self.scope, f"use one of {', '.join(SCOPES)}")
         for name in ("scope_problems", "candidates", "max_matched_states", "max_source_rollouts", "touch_batch"):
@@ -115,7 +120,7 @@ class Continuation:
         step_text: the step as first written.
         value, value_std: Beta posterior mean and standard deviation.
         visits: rollouts through the step.
-        graded: of those, rollouts with a known outcome.
+        graded: of those, rollouts graded against the gold answer.
         successes: of those, rollouts graded correct.
         support_rollouts: rollouts behind the estimate (equal to ``visits``).
         support_problems: distinct problems the merged nodes belong to.
@@ -128,6 +133,9 @@ class Continuation:
         node_ids: every node merged into this continuation.
         score: the step score used in the value, if any.
         depth: steps taken when at ``node_id``.
+        vote_graded: rollouts without a gold grade whose agreement with the
+            majority vote is stored (see :mod:`tater_graph.backup`).
+        vote_successes: of those, rollouts agreeing with the vote.
     """
 
     node_id: int
@@ -147,6 +155,8 @@ class Continuation:
     node_ids: tuple[int, ...] = ()
     score: float | None = None
     depth: int = 0
+    vote_graded: int = 0
+    vote_successes: int = 0
 
 
 @dataclass(frozen=True)
@@ -205,6 +215,8 @@ class _NodeRow(NamedTuple):
     terminal_visits: int
     answer: str | None
     score: float | None
+    vote_graded: int
+    vote_successes: int
 
 
 @dataclass
@@ -512,11 +524,13 @@ class Planner:
         first = rows[0]
         graded = sum(r.graded for r in rows)
         successes = sum(r.successes for r in rows)
+        vote_graded = sum(r.vote_graded for r in rows)
+        vote_successes = sum(r.vote_successes for r in rows)
         scores = [r.score for r in rows if r.score is not None]
         score = sum(scores) / len(scores) if scores else None
         rollouts = sorted({rid for r in rows for rid in sources.get(r.node_id, ())})[: self.config.max_source_rollouts]
 
-        wins, losses = self._evidence(graded, successes, score)
+        wins, losses = self._evidence(graded, successes, vote_graded, vote_successes, score)
         prior = (self.config.prior_successes, self.config.prior_failures)
         visits = sum(r.visits for r in rows)
         return Continuation(
@@ -528,20 +542,22 @@ class Planner:
             answer=next((r.answer for r in rows if r.answer is not None), None),
             similarity=group.similarity if with_similarity else None, source_rollouts=tuple(rollouts),
             node_ids=tuple(r.node_id for r in rows), score=score, depth=first.depth,
+            vote_graded=vote_graded, vote_successes=vote_successes,
         )
 
-    def _evidence(self, graded: int, successes: int, score: float | None) -> tuple[float, float]:
+    def _evidence(self, graded: int, successes: int, vote_graded: int, vote_successes: int,
+                  score: float | None) -> tuple[float, float]:
         """Return the weighted (successes, failures) the posterior is updated with."""
-        wins = float(successes)
-        losses = float(graded - successes)
+        wins = successes + self.config.vote_weight * vote_successes
+        losses = (graded - successes) + self.config.vote_weight * (vote_graded - vote_successes)
         if score is not None and self.config.score_weight > 0:
             wins += self.config.score_weight * score
             losses += self.config.score_weight * (1.0 - score)
         return wins, losses
 
     def _is_dead_end(self, continuation: Continuation) -> bool:
-        return (continuation.graded >= self.config.dead_end_min_visits
-                and continuation.value <= self.config.dead_end_max_value)
+        outcomes = continuation.graded + (continuation.vote_graded if self.config.vote_weight > 0 else 0)
+        return outcomes >= self.config.dead_end_min_visits and continuation.value <= self.config.dead_end_max_value
 
     def _source_rollouts(self, node_ids: list[int]) -> dict[int, list[int]]:
         limit = self.config.max_source_rollouts
