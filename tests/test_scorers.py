@@ -184,7 +184,7 @@ def test_llama_logprobs_match_full_logits():
     again = backend.continuation_logprobs(prompt, continuation)  # second call reuses the KV cache
 
     # The oracle keeps the logits of every position and evaluates the continuation one token at a
-    # time, as decoding does: a batched evaluation differs by up to about 0.3 nats on this model.
+    # time, as decoding does: a batched evaluation differed by up to 0.27 nats per token here.
     oracle = Llama(model_path=str(backend.path), n_ctx=512, n_threads=1, logits_all=True, verbose=False)
     tokens = oracle.tokenize((prompt + continuation).encode(), add_bos=True)
     split = len(tokens) - len(logprobs)
