@@ -604,9 +604,9 @@ class Planner:
             return []
         similarities = matrix @ self._question_vector(question)
         excluded = set(exclude)
-        wanted = len(ids) if limit is None else min(len(ids), limit + len(excluded))
-        if wanted < len(ids):
-            top = np.argpartition(-similarities, wanted - 1)[:wanted]
+        needed = len(ids) if limit is None else min(len(ids), limit + len(excluded))
+        if needed < len(ids):
+            top = np.argpartition(-similarities, needed - 1)[:needed]
         else:
             top = np.arange(len(ids))
         order = top[np.lexsort((ids[top], -similarities[top]))]  # most similar first, ties to the lower id
@@ -614,7 +614,7 @@ class Planner:
         return ranked if limit is None else ranked[:limit]
 
     def _question_vector(self, question: str) -> np.ndarray:
-        """Return the question's embedding; search asks about the same question many times."""
+        """Return the question's embedding, cached because search looks up one question many times."""
         vector = self._question_vectors.get(question)
         if vector is None:
             if len(self._question_vectors) >= 1024:

@@ -5,10 +5,14 @@ three copies of a corrupted one (the first number after ``=`` in step 2
 raised by 1) as failed rollouts, so every problem has a dead end.
 
     python tools/bench_planner.py --problems 2000 --queries 200
+    python tools/bench_planner.py --problems 200 --queries 10 --self-eval 40
 
-Prints a Markdown table. Latencies are medians and 95th percentiles over
+Prints Markdown tables. Latencies are medians and 95th percentiles over
 ``--queries`` calls on one thread, with the hashed embedder unless
-``--embedder e5`` is given.
+``--embedder e5`` is given. ``--self-eval N`` also scores N pairs of a
+reference step and its corrupted copy with the bundled model, and reports
+how often each scorer ranks the reference step higher (pairwise AUC, ties
+count half).
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from tater_graph.arithmetic import check_claims
 from tater_graph.datasets import gsm8k_solution_steps, read_records
 from tater_graph.answers import gsm8k_gold
 from tater_graph.planner import Planner
+from tater_graph.scorers import ArithmeticScorer, SelfEvalScorer, StepScorer
 
 _RESULT = re.compile(r"=\s*\$?(\d+)")
 
@@ -70,11 +75,27 @@ def summary(seconds: list[float]) -> str:
     return f"{statistics.median(ordered) * 1000:.1f} ms | {p95 * 1000:.1f} ms"
 
 
+def pairwise_auc(scorer: StepScorer, pairs: list[tuple[Problem, list[str], list[str]]]) -> tuple[float, float]:
+    """Return (AUC of the reference step over its corrupted copy, seconds per score)."""
+    wins = 0.0
+    started = time.perf_counter()
+    for problem, steps, bad in pairs:
+        right = scorer.score(problem.question, steps[:1], steps[1])
+        wrong = scorer.score(problem.question, steps[:1], bad[1])
+        if right > wrong:
+            wins += 1.0
+        elif right == wrong:
+            wins += 0.5
+    return wins / len(pairs), (time.perf_counter() - started) / (2 * len(pairs))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--problems", type=int, default=2000, help="GSM8K train problems in the bank")
     parser.add_argument("--queries", type=int, default=200, help="calls timed per operation")
     parser.add_argument("--embedder", default="hashed", choices=["hashed", "e5"])
+    parser.add_argument("--self-eval", type=int, default=0, help="step pairs scored with the bundled model")
+    parser.add_argument("--modes", default="judge,confidence", help="self-eval modes to score, comma-separated")
     args = parser.parse_args()
 
     records = read_records("gsm8k_train.jsonl.gz")[: args.problems]
@@ -118,6 +139,20 @@ def main() -> None:
         holds = sum(1 for r in results if r and all(r))
         fails = sum(1 for r in results if r and not all(r))
         print(f"| {name} | {len(results)} | {holds} | {fails} | {len(results) - holds - fails} |")
+
+    if args.self_eval:
+        from tater_graph.model.llama import LlamaBackend
+
+        model = LlamaBackend()
+        pairs = cases[: args.self_eval]
+        print(f"\n{len(pairs)} pairs of a GSM8K train reference step 2 and its corrupted copy, after step 1:\n")
+        print("| scorer | AUC | seconds per score |")
+        print("| --- | --- | --- |")
+        scorers = [("arithmetic", ArithmeticScorer())]
+        scorers += [(f"self-eval {mode}", SelfEvalScorer(model, mode=mode)) for mode in args.modes.split(",")]
+        for name, scorer in scorers:
+            auc, seconds = pairwise_auc(scorer, pairs)
+            print(f"| {name} | {auc:.3f} | {seconds:.3f} |")
 
 
 if __name__ == "__main__":
