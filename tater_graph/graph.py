@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -18,10 +19,10 @@ import numpy as np
 
 from tater_graph.embedders import DIM, Embedder, get_embedder
 from tater_graph.errors import ConfigError
-from tater_graph.index import IndexParams, VectorIndex
+from tater_graph.index import DATABASE_ID_KEY, IndexParams, VectorIndex
 from tater_graph.records import IngestResult, Rollout
 from tater_graph.store.database import Database, default_db_path
-from tater_graph.store.writer import GraphWriter
+from tater_graph.store.writer import AlsoWrite, GraphWriter
 
 logger = logging.getLogger(__name__)
 
@@ -42,7 +43,8 @@ class StepGraph:
         self.embedder_name = embedder_name
         self.namespace = namespace
         self._embedder: Embedder | None = None
-        self.index = VectorIndex(Path(str(db.path) + ".hnsw"), embedder_name, DIM, index_params)
+        self.index = VectorIndex(Path(str(db.path) + ".hnsw"), embedder_name, DIM, index_params,
+                                 database_id=db.get_meta(DATABASE_ID_KEY))
         self.index_status = "not-loaded"
         if not db.read_only:
             self.index_status = self.index.sync(db)
@@ -71,6 +73,9 @@ class StepGraph:
                 )
             if stored is None and not read_only:
                 db.set_meta("embedder", name)
+            if db.get_meta(DATABASE_ID_KEY) is None and not read_only:
+                # Stamped into the index sidecar, so an index file of another database is never loaded.
+                db.set_meta(DATABASE_ID_KEY, uuid.uuid4().hex)
             return cls(db, name, index_params, namespace)
         except BaseException:
             db.close()
@@ -85,10 +90,15 @@ class StepGraph:
     def embed(self, texts: list[str]) -> np.ndarray:
         return self.embedder.embed(texts)
 
-    def ingest(self, rollouts: Sequence[Rollout], run_id: int | None = None) -> IngestResult:
-        """Write rollouts (whole, in one transaction) and index their new steps."""
+    def ingest(self, rollouts: Sequence[Rollout], run_id: int | None = None,
+               also_write: AlsoWrite | None = None) -> IngestResult:
+        """Write rollouts (whole, in one transaction) and index their new steps.
+
+        ``also_write(con, result)`` runs inside the write transaction (see
+        :meth:`GraphWriter.write`). The index is updated only after the commit.
+        """
         writer = GraphWriter(self.db, self.embed, self.namespace)
-        result = writer.write(rollouts, run_id=run_id)
+        result = writer.write(rollouts, run_id=run_id, also_write=also_write)
         if result.new_nodes:
             self._index_new_vectors()
         return result

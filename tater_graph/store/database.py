@@ -42,9 +42,13 @@ class Database:
         path: the database file; created and migrated when missing (unless read-only).
         read_only: open without taking the write lock.
         migrate: apply pending migrations on open (writers only).
+        check_version: raise :class:`SchemaVersionError` on open when the schema is
+            older (and not migrated) or newer than this tater-graph; off only for
+            tools that report the version themselves, such as ``tater-graph check``.
     """
 
-    def __init__(self, path: str | os.PathLike[str], *, read_only: bool = False, migrate: bool = True):
+    def __init__(self, path: str | os.PathLike[str], *, read_only: bool = False, migrate: bool = True,
+                 check_version: bool = True):
         self.path = Path(path)
         self.read_only = read_only
         self._lock = threading.RLock()
@@ -53,15 +57,19 @@ class Database:
         if not read_only:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         self.con = _connect(self.path, read_only)
+        self.applied: list[migrations_module.Migration] = []
         try:
-            self._check_version(migrate)
+            if check_version:
+                self._check_version(migrate)
         except BaseException:
             self.con.close()
             raise
 
     def _check_version(self, migrate: bool) -> None:
-        self.applied: list[migrations_module.Migration] = []
-        pending = migrations_module.pending(self.con)
+        try:
+            pending = migrations_module.pending(self.con)
+        except SchemaVersionError as error:
+            raise SchemaVersionError(f"database {self.path}: {error}") from error
         if not pending:
             return
         if self.read_only or not migrate:
