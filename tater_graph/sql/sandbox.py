@@ -17,6 +17,7 @@ import sqlglot
 from sqlglot import exp
 
 from tater_graph.errors import QueryError
+from tater_graph.store.database import lock_error_message
 
 SANDBOX_CONFIG = {
     "enable_external_access": False,
@@ -53,7 +54,7 @@ def run_query(db_path: str | os.PathLike[str], query: str, dialect: str = "duckd
     try:
         con = duckdb.connect(str(path), read_only=True, config=SANDBOX_CONFIG)
     except duckdb.Error as error:
-        raise QueryError(f"cannot open {path} read-only: {error}") from error
+        raise QueryError(lock_error_message(path, error) or f"cannot open {path} read-only: {error}") from error
     try:
         cursor = con.execute(sql)
         columns = [d[0] for d in cursor.description]

@@ -54,15 +54,21 @@ class Database:
         self._lock = threading.RLock()
         if read_only and not self.path.exists():
             raise DatabaseError(f"database {self.path} not found: check the path, or create it with a search or ingest")
+        self._writer_key: Path | None = None
         if not read_only:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.con = _connect(self.path, read_only)
+            self._writer_key = _claim_writer(self.path)
+        try:
+            self.con = _connect(self.path, read_only)
+        except BaseException:
+            self._release()
+            raise
         self.applied: list[migrations_module.Migration] = []
         try:
             if check_version:
                 self._check_version(migrate)
         except BaseException:
-            self.con.close()
+            self.close()
             raise
 
     def _check_version(self, migrate: bool) -> None:
@@ -114,7 +120,15 @@ class Database:
 
     def close(self) -> None:
         with self._lock:
-            self.con.close()
+            try:
+                self.con.close()
+            finally:
+                self._release()
+
+    def _release(self) -> None:
+        if self._writer_key is not None:
+            _release_writer(self._writer_key)
+            self._writer_key = None
 
     def __enter__(self) -> Database:
         return self
@@ -125,22 +139,56 @@ class Database:
 
 _LOCK_HOLDER = re.compile(r"PID (\d+)")
 
+# Resolved paths this process holds open for writing. DuckDB itself lets two
+# connections of one process share a file, which would make two writers.
+_open_writers: set[Path] = set()
+_open_writers_lock = threading.Lock()
+
+
+def _claim_writer(path: Path) -> Path:
+    key = path.resolve()
+    with _open_writers_lock:
+        if key in _open_writers:
+            raise DatabaseLockedError(
+                f"database {path} is already open for writing in this process (PID {os.getpid()}): one writer "
+                "at a time, so share that StepGraph, and read through its db.cursor() in other threads"
+            )
+        _open_writers.add(key)
+    return key
+
+
+def _release_writer(key: Path) -> None:
+    with _open_writers_lock:
+        _open_writers.discard(key)
+
+
+def lock_error_message(path: Path, error: duckdb.Error) -> str | None:
+    """Return a clear message when ``error`` means another connection holds ``path``, else None.
+
+    DuckDB (checked with 2.0) takes an exclusive file lock for a read-write
+    open and a shared one for a read-only open, so a writer excludes every
+    other process, readers included.
+    """
+    text = str(error)
+    if isinstance(error, duckdb.IOException) and "lock" in text.lower():
+        holder = _LOCK_HOLDER.search(text)
+        who = f"process {holder.group(1)}" if holder else "another process"
+        return (f"database {path} is locked by {who}: DuckDB allows one writer process, and no reader in other "
+                "processes while it writes. Wait for it to finish, or read through that process")
+    if isinstance(error, duckdb.ConnectionException) and "different configuration" in text:
+        return (f"database {path} is already open in this process (PID {os.getpid()}) in another mode: "
+                "read through the open graph's db.cursor() instead")
+    return None
+
 
 def _connect(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
     config = {"threads": str(max(1, min(4, os.cpu_count() or 1)))}
     try:
         return duckdb.connect(str(path), read_only=read_only, config=config)
-    except duckdb.IOException as error:
-        text = str(error)
-        if "lock" in text.lower():
-            holder = _LOCK_HOLDER.search(text)
-            who = f"process {holder.group(1)}" if holder else "another process"
-            raise DatabaseLockedError(
-                f"database {path} is locked by {who}: one writer process at a time. "
-                "Wait for it to finish, or open read-only (tater-graph sql only reads)"
-            ) from error
-        raise DatabaseError(f"cannot open database {path}: {text}") from error
     except duckdb.Error as error:
+        locked = lock_error_message(path, error)
+        if locked is not None:
+            raise DatabaseLockedError(locked) from error
         text = str(error)
         if "WAL" in text or "replay" in text.lower():
             raise DatabaseError(
