@@ -30,9 +30,25 @@ SANDBOX_CONFIG = {
 def check_query(query: str, dialect: str = "duckdb") -> str:
     """Return the query as DuckDB SQL if it is exactly one read-only query; raise QueryError otherwise."""
     try:
+        sqlglot.Dialect.get_or_raise(dialect)
+    except ValueError as error:
+        known = ", ".join(sorted(d.value for d in sqlglot.Dialects if d.value))
+        raise QueryError(f"unknown SQL dialect {dialect!r}: use one of {known}") from error
+    if "\x00" in query:
+        raise QueryError("invalid SQL: the query contains a NUL character; remove it")
+    try:
+        query.encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise QueryError(f"invalid SQL: unpaired surrogate at character {error.start}, which is not valid "
+                         "Unicode; fix the encoding") from error
+    try:
         statements = [s for s in sqlglot.parse(query, read=dialect) if s is not None]
     except sqlglot.errors.ParseError as error:
+        raise QueryError(f"invalid SQL: {_describe(error)}") from error
+    except sqlglot.errors.SqlglotError as error:  # tokenizer errors and unknown dialects
         raise QueryError(f"invalid SQL: {error}") from error
+    except RecursionError as error:
+        raise QueryError("invalid SQL: expressions nested too deeply to parse; simplify the query") from error
     if len(statements) != 1:
         raise QueryError(f"expected exactly one SQL statement, got {len(statements)}: run queries one at a time")
     statement = statements[0]
@@ -42,7 +58,18 @@ def check_query(query: str, dialect: str = "duckdb") -> str:
         if isinstance(node, (exp.Insert, exp.Update, exp.Delete, exp.Merge, exp.Create, exp.Drop, exp.Command,
                              exp.Alter, exp.Copy)):
             raise QueryError(f"{node.key.upper()} is not allowed inside a query: user SQL is read-only")
-    return statement.sql(dialect="duckdb")
+    try:
+        return statement.sql(dialect="duckdb")
+    except RecursionError as error:
+        raise QueryError("invalid SQL: expressions nested too deeply to translate; simplify the query") from error
+
+
+def _describe(error: sqlglot.errors.ParseError) -> str:
+    """Return the first parse error as plain text (sqlglot's message underlines with terminal escapes)."""
+    if not error.errors:
+        return str(error)
+    first = error.errors[0]
+    return f"{first.get('description')} at line {first.get('line')}, column {first.get('col')}"
 
 
 def run_query(db_path: str | os.PathLike[str], query: str, dialect: str = "duckdb") -> tuple[list[str], list[tuple]]:
