@@ -21,8 +21,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tater_graph import StepGraph
+from tater_graph import Problem, Rollout, StepGraph
 from tater_graph.check import check_graph
+from tater_graph.errors import DatabaseError
 
 WRITER = Path(__file__).with_name("crash_writer.py")
 KILLS_PER_MODE = 12
@@ -90,3 +91,38 @@ def test_killed_writer_leaves_sound_graph(tmp_path, mode):
 
     assert reported > 0
     assert kills_while_writing >= KILLS_PER_MODE // 2
+
+
+WRITE_AND_DIE = """
+import os, sys
+from tater_graph import Problem, Rollout, StepGraph
+graph = StepGraph.open(sys.argv[1])
+graph.ingest([Rollout(Problem("What is 5 plus 5?", "10"), ("5 plus 5 is 10.", "#### 10"), "10", True)])
+os._exit(0)  # no checkpoint: the commit lives only in the write-ahead log
+"""
+
+
+def test_unreplayable_wal_is_reported_and_kept(tmp_path):
+    db_path = tmp_path / "wal.duckdb"
+    with StepGraph.open(db_path, embedder="hashed") as graph:
+        graph.ingest([Rollout(Problem("What is 1 plus 1?", "2"), ("1 plus 1 is 2.",), "2", True)])
+    subprocess.run([sys.executable, "-c", WRITE_AND_DIE, str(db_path)], env=writer_env(), check=True, timeout=120)
+    wal = db_path.with_name(db_path.name + ".wal")
+    data = bytearray(wal.read_bytes())
+    middle = len(data) // 2
+    data[middle:middle + 16] = bytes(b ^ 0xFF for b in data[middle:middle + 16])
+    wal.write_bytes(bytes(data))
+
+    with pytest.raises(DatabaseError) as caught:
+        StepGraph.open(db_path)
+
+    message = str(caught.value)
+    assert "cannot replay the write-ahead log" in message
+    assert f"moving {wal} away" in message
+    assert wal.read_bytes() == bytes(data)
+
+    wal.rename(tmp_path / "aside.wal")  # the recovery the message describes
+    with StepGraph.open(db_path) as graph:
+        rollouts = graph.sql("SELECT count(*) FROM rollouts").fetchall()[0][0]
+    assert rollouts == 1
+    assert check_graph(db_path).ok

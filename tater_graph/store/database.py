@@ -97,7 +97,10 @@ class Database:
             try:
                 yield self.con
             except BaseException:
-                self.con.execute("ROLLBACK")
+                try:
+                    self.con.execute("ROLLBACK")
+                except duckdb.Error as rollback_error:  # keep the error that caused the rollback
+                    logger.warning("rollback of %s failed after an error: %s", self.path, rollback_error)
                 raise
             self.con.execute("COMMIT")
 
@@ -192,8 +195,8 @@ def _connect(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
         text = str(error)
         if "WAL" in text or "replay" in text.lower():
             raise DatabaseError(
-                f"cannot replay the write-ahead log of {path}: {text}. The log {path}.wal is kept untouched; "
-                f"copy {path} and {path}.wal aside, then try the DuckDB CLI's recovery, or move the .wal away "
-                "to open the last checkpoint (commits after it are then lost)"
+                f"cannot replay the write-ahead log of {path}: {text}. Nothing was discarded: {path}.wal is "
+                f"left as it was. Copy {path} and {path}.wal aside first; then moving {path}.wal away opens "
+                "the database at its last checkpoint, without the commits made after it (re-run or re-ingest them)"
             ) from error
         raise DatabaseError(f"cannot open database {path}: {text}") from error
