@@ -19,7 +19,7 @@ import numpy as np
 
 from tater_graph.embedders import DIM, Embedder, get_embedder
 from tater_graph.errors import ConfigError
-from tater_graph.index import DATABASE_ID_KEY, IndexParams, VectorIndex
+from tater_graph.index import IndexParams, VectorIndex
 from tater_graph.records import IngestResult, Rollout
 from tater_graph.store.database import Database, default_db_path
 from tater_graph.store.writer import AlsoWrite, GraphWriter
@@ -44,7 +44,7 @@ class StepGraph:
         self.namespace = namespace
         self._embedder: Embedder | None = None
         self.index = VectorIndex(Path(str(db.path) + ".hnsw"), embedder_name, DIM, index_params,
-                                 database_id=db.get_meta(DATABASE_ID_KEY))
+                                 database_id=db.get_meta("database_id") or "")
         self.index_status = "not-loaded"
         if not db.read_only:
             self.index_status = self.index.sync(db)
@@ -73,13 +73,25 @@ class StepGraph:
                 )
             if stored is None and not read_only:
                 db.set_meta("embedder", name)
-            if db.get_meta(DATABASE_ID_KEY) is None and not read_only:
-                # Stamped into the index sidecar, so an index file of another database is never loaded.
-                db.set_meta(DATABASE_ID_KEY, uuid.uuid4().hex)
+            if db.get_meta("database_id") is None and not read_only:
+                # Identifies this database in the index sidecar, so an index file
+                # copied from another database is never taken for this one's.
+                db.set_meta("database_id", uuid.uuid4().hex)
             return cls(db, name, index_params, namespace)
         except BaseException:
             db.close()
             raise
+
+    def ensure_index(self) -> VectorIndex:
+        """Return the vector index, loading it on first use in a read-only graph.
+
+        A writable graph syncs its index on open. A read-only one loads it
+        here, in memory only: a stale or missing file is rebuilt from
+        DuckDB for this process and not saved.
+        """
+        if self.index_status == "not-loaded":
+            self.index_status = self.index.sync(self.db)
+        return self.index
 
     @property
     def embedder(self) -> Embedder:

@@ -19,6 +19,7 @@ import logging
 import os
 import struct
 import threading
+from collections.abc import Collection
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -30,18 +31,22 @@ from tater_graph.store.database import Database
 
 logger = logging.getLogger(__name__)
 
-SIDECAR_FORMAT = 2
+SIDECAR_FORMAT = 1
 DATABASE_ID_KEY = "database_id"
 _CHUNK = 100_000
 
 
 @dataclass(frozen=True)
 class IndexParams:
-    """hnswlib build parameters. ``M`` and ``ef_construction`` trade build time for recall."""
+    """hnswlib build parameters. ``M`` and ``ef_construction`` trade build time for recall.
 
-    M: int = 16
+    M=16 lost near-duplicate steps entirely (unreachable in the graph) on
+    hashed embeddings of templated steps, so the default is 32.
+    """
+
+    M: int = 32
     ef_construction: int = 200
-    ef_search: int = 64
+    ef_search: int = 100
 
 
 @dataclass(frozen=True)
@@ -49,7 +54,7 @@ class Sidecar:
     """The state an index file was built from, written beside it."""
 
     format: int
-    database_id: str | None
+    database_id: str
     embedder: str
     dim: int
     space: str
@@ -66,7 +71,7 @@ class VectorIndex:
     """Cosine k-NN over node vectors, labelled by node id."""
 
     def __init__(self, path: Path, embedder: str, dim: int, params: IndexParams = IndexParams(),
-                 database_id: str | None = None):
+                 database_id: str = ""):
         self.path = Path(path)
         self.database_id = database_id
         self.sidecar_path = self.path.with_name(self.path.name + ".json")
@@ -188,17 +193,33 @@ class VectorIndex:
         with self._lock:
             self._add(np.asarray(node_ids, dtype=np.int64), np.asarray(vectors, dtype=np.float32))
 
-    def query(self, vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """Return (node ids, cosine similarities), each of shape (n, k'), k' <= k."""
+    def query(self, vectors: np.ndarray, k: int,
+              allowed_ids: Collection[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Return (node ids, cosine similarities), each of shape (n, k'), k' <= k.
+
+        ``allowed_ids`` restricts the results to those node ids (hnswlib's
+        filtered search); None allows every node.
+        """
         vectors = np.atleast_2d(np.asarray(vectors, dtype=np.float32))
+        empty = np.empty((len(vectors), 0))
         with self._lock:
             if self._index is None or self._index.get_current_count() == 0:
-                empty = np.empty((len(vectors), 0))
                 return empty.astype(np.int64), empty
             k = min(k, self._index.get_current_count())
-            self._index.set_ef(max(self.params.ef_search, k))
-            labels, distances = self._index.knn_query(vectors, k=k, num_threads=1)
-        return labels.astype(np.int64), 1.0 - distances
+            search_filter = None
+            if allowed_ids is not None:
+                allowed = allowed_ids if isinstance(allowed_ids, (set, frozenset)) else set(allowed_ids)
+                k = min(k, len(allowed))
+                search_filter = allowed.__contains__
+            while k > 0:
+                self._index.set_ef(max(self.params.ef_search, k))
+                try:
+                    labels, distances = self._index.knn_query(vectors, k=k, num_threads=1, filter=search_filter)
+                    return labels.astype(np.int64), 1.0 - distances
+                except RuntimeError:
+                    # hnswlib raises when it finds fewer than k matches (a tight filter): ask for fewer.
+                    k //= 2
+        return empty.astype(np.int64), empty
 
     # ---- internals -----------------------------------------------------------
 
@@ -273,7 +294,7 @@ class VectorIndex:
         if sidecar.format != SIDECAR_FORMAT:
             return f"sidecar format {sidecar.format}, expected {SIDECAR_FORMAT}"
         if sidecar.database_id != self.database_id:
-            return f"built for database {sidecar.database_id}, this one is {self.database_id} (a foreign file)"
+            return f"built for database {sidecar.database_id!r}, not this one ({self.database_id!r}): a foreign file"
         if sidecar.embedder != self.embedder or sidecar.dim != self.dim:
             return f"built with {sidecar.embedder}/{sidecar.dim}-d, the database uses {self.embedder}/{self.dim}-d"
         size = self.path.stat().st_size
