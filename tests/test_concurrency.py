@@ -21,6 +21,7 @@ import pytest
 from tater_graph import Problem, Rollout, StepGraph
 from tater_graph.check import check_graph
 from tater_graph.errors import DatabaseLockedError
+from tater_graph.planner import Planner
 from tater_graph.sql import query
 from tater_graph.store.database import Database
 
@@ -162,7 +163,7 @@ def planner_query(graph: StepGraph, text: str, rng: random.Random) -> list[tuple
 def test_planner_queries_while_ingesting(db_path):
     graph = StepGraph.open(db_path, embedder="hashed")
     seed = Problem("What is 3 plus 4?", "7")
-    graph.ingest([Rollout(seed, ("3 plus 4 is 7.", "#### 7"), "7", True)])
+    graph.ingest([Rollout(seed, ("add 3 and 4", "3 plus 4 is 7.", "#### 7"), "7", True)])
     stop = threading.Event()
     errors: list[BaseException] = []
     queries = [0]
@@ -170,9 +171,14 @@ def test_planner_queries_while_ingesting(db_path):
     def read(worker: int) -> None:
         rng = random.Random(worker)
         try:
-            while not stop.is_set():
-                planner_query(graph, f"add {rng.randint(0, 50)} and {rng.randint(0, 50)}", rng)
-                queries[0] += 1
+            with Planner(graph) as planner:  # one planner per thread, as its docstring asks
+                while not stop.is_set():
+                    a, b = rng.randint(0, 50), rng.randint(0, 50)
+                    planner_query(graph, f"add {a} and {b}", rng)
+                    result = planner.continuations(f"What is {a} plus {b}?", [f"add {a} and {b}"])
+                    assert all(c.visits >= 1 for c in result.continuations)
+                    planner.similar_problems(f"What is {a} plus {b}?", k=3)
+                    queries[0] += 1
         except BaseException as error:  # reported by the main thread
             errors.append(error)
             stop.set()
