@@ -14,6 +14,8 @@ from tater_graph.cli import cli
 from tater_graph.model.fake import FakeModel
 from tater_graph.search import SearchConfig, best_of_n
 
+from cli_helpers import run_main
+
 QUESTION = "Tom has 2 apples and buys 3 more. How many apples does he have?"
 
 
@@ -121,7 +123,7 @@ def test_cli_check_passes_and_repairs_index(built):
 
 
 def test_cli_check_on_missing_database(tmp_path):
-    result = CliRunner().invoke(cli, ["--db", str(tmp_path / "none.duckdb"), "check"])
+    result = run_main(["--db", str(tmp_path / "none.duckdb"), "check"])
 
     assert result.exit_code == 1
     assert "not found" in result.stderr

@@ -8,14 +8,14 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from click.testing import CliRunner
 
 from tater_graph import StepGraph
 from tater_graph.check import check_graph
-from tater_graph.cli import cli
 from tater_graph.errors import MigrationError, SchemaVersionError
 from tater_graph.store import migrations
 from tater_graph.store.database import Database
+
+from cli_helpers import run_main
 
 FIXTURE = Path(__file__).parent / "fixtures" / "schema_0001.duckdb.gz"
 TABLES = ("problems", "runs", "run_problems", "rollouts", "nodes", "edges", "rollout_steps", "node_vectors",
@@ -96,7 +96,7 @@ def test_newer_database_rejected_with_upgrade_message(old_db):
         with pytest.raises(SchemaVersionError, match=f"schema version {newer}.*upgrade tater-graph") as caught:
             Database(old_db, read_only=read_only)
         assert str(old_db) in str(caught.value)
-    result = CliRunner().invoke(cli, ["--db", str(old_db), "stats"])
+    result = run_main(["--db", str(old_db), "stats"])
 
     assert result.exit_code == 1
     assert "pip install --upgrade tater-graph" in result.stderr

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 from pathlib import Path
 
@@ -25,23 +26,7 @@ class Context:
         self.debug = debug
 
 
-class ProjectErrorGroup(click.Group):
-    """A command group that shows a project error as ``Error: ...`` with exit code 1.
-
-    Handling it here, and not only in :func:`main`, gives the same output
-    when the group is invoked another way (click's test runner, ``python -m``).
-    """
-
-    def invoke(self, ctx: click.Context) -> object:
-        try:
-            return super().invoke(ctx)
-        except TaterGraphError as error:
-            if isinstance(ctx.obj, Context) and ctx.obj.debug:
-                raise
-            raise click.ClickException(str(error)) from error
-
-
-@click.group(cls=ProjectErrorGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--db", type=click.Path(dir_okay=False, path_type=Path), envvar=DB_ENV_VAR, default=DEFAULT_DB_PATH,
               show_default=True, help=f"DuckDB file of the step graph (or set ${DB_ENV_VAR}).")
 @click.option("-v", "--verbose", count=True, help="Log more: -v for progress milestones, -vv for every step.")
@@ -65,9 +50,15 @@ def cli(ctx: click.Context, db: Path, verbose: int, debug: bool) -> None:
     ctx.obj = Context(db, debug)
 
 
+def _raise_keyboard_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main() -> None:
     """Run the CLI, turning project errors into ``Error: ...`` and exit code 1."""
     debug = "--debug" in sys.argv
+    # SIGTERM (a job scheduler's stop) ends a search like Ctrl-C: the run is marked interrupted.
+    signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     try:
         code = cli.main(standalone_mode=False)
     except click.exceptions.Abort:
