@@ -5,9 +5,9 @@ sidecar (``graph.duckdb.hnsw.json``) recording the database id, the
 embedder, dimension, vector count, the largest node id indexed, hnswlib
 parameters and the file's size and SHA-256. On open, the sidecar, the
 checksum and the hnswlib file header are checked before hnswlib reads the
-file; a missing, foreign, truncated or corrupted file is rebuilt from DuckDB
-with a warning, and an index that is only behind is caught up with the
-vectors added since. hnswlib's ``add_items`` is not safe alongside queries and
+file. A missing, foreign, truncated or corrupted file is rebuilt from DuckDB
+with a warning. An index that is only behind is caught up with the vectors
+added since. hnswlib's ``add_items`` is not safe alongside queries and
 ``resize_index`` is safe with neither, so one lock guards every call.
 """
 
@@ -116,9 +116,9 @@ class VectorIndex:
     def verify(self, db: Database) -> str | None:
         """Return why the file on disk is not in step with DuckDB, or None; changes nothing.
 
-        In step means: the file passes :meth:`check_file`, it holds exactly the
-        node ids of ``node_vectors``, and its sidecar records their count and
-        largest id. An index that is only behind fails here, although
+        In step means: the file passes :meth:`check_file`, it contains exactly
+        the node ids of ``node_vectors``, and its sidecar records their count
+        and largest id. An index that is only behind fails here, although
         :meth:`sync` would catch it up on the next writable open.
         """
         stored_count, stored_last = _vector_stats(db)

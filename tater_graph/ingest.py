@@ -135,17 +135,17 @@ def _text(record: dict[str, Any], key: str, path: str, line: int, *, required: b
     return value
 
 
-def _check_chars(value: str, path: str, line: int, key: str, what: str = "") -> None:
+def _check_chars(value: str, path: str, line: int, key: str, subject: str = "") -> None:
     """Reject text that cannot be stored: over the size limit, with NUL characters or lone surrogates."""
     if len(value) > MAX_STEP_CHARS:
-        raise IngestError(f"{what}has {len(value)} characters, more than the limit of {MAX_STEP_CHARS}",
+        raise IngestError(f"{subject}has {len(value)} characters, more than the limit of {MAX_STEP_CHARS}",
                           path=path, line=line, field=key)
     if "\x00" in value:
-        raise IngestError(f"{what}contains a NUL character", path=path, line=line, field=key)
+        raise IngestError(f"{subject}contains a NUL character", path=path, line=line, field=key)
     try:
         value.encode("utf-8")
     except UnicodeEncodeError as error:
-        raise IngestError(f"{what}contains an unpaired surrogate (\\u{ord(value[error.start]):04x}) at "
+        raise IngestError(f"{subject}contains an unpaired surrogate (\\u{ord(value[error.start]):04x}) at "
                           f"character {error.start}, which is not valid Unicode", path=path, line=line,
                           field=key) from error
 
@@ -163,7 +163,7 @@ def _steps(value: Any, path: str, line: int, key: str = "steps") -> tuple[str, .
                               path=path, line=line, field=f"{key}[{position}]")
         if not step.strip():
             raise IngestError(f"step {position} is empty", path=path, line=line, field=f"{key}[{position}]")
-        _check_chars(step, path, line, f"{key}[{position}]", f"step {position} ")
+        _check_chars(step, path, line, f"{key}[{position}]", subject=f"step {position} ")
     return tuple(value)
 
 

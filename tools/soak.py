@@ -1,7 +1,7 @@
 """Soak test: many best-of-n searches with the fake model in one process, measuring RSS.
 
-Prints one JSON line per report interval (searches done, RSS in MiB, rows,
-file sizes) and a summary line with the RSS growth after the warm-up:
+Prints one JSON line per report interval (searches done, RSS in MiB, row
+counts, database size) and a summary line with the RSS growth after the warm-up:
 
     python tools/soak.py --searches 1000 --db /tmp/soak.duckdb
 
@@ -41,7 +41,7 @@ def solution(question: str, seed: int) -> str:
     return "\n".join(steps) + f"\n#### {rng.randint(0, 20)}"
 
 
-def soak(db_path: Path, searches: int, n: int, report_every: int, warmup: int) -> list[dict]:
+def soak(db_path: Path, searches: int, n: int, report_every: int) -> list[dict]:
     problems = [Problem(f"Soak problem {i}: what is {i} plus {i}?", str(2 * i), "soak", f"s-{i}")
                 for i in range(PROBLEM_COUNT)]
     reports = []
@@ -74,7 +74,7 @@ def main() -> None:
     if args.db.exists():
         parser.error(f"{args.db} exists: pass a new file")
 
-    reports = soak(args.db, args.searches, args.n, args.report_every, args.warmup)
+    reports = soak(args.db, args.searches, args.n, args.report_every)
     baseline = next(r for r in reports if r["searches"] >= args.warmup)
     peak = max(r["rss_mib"] for r in reports)
     print(json.dumps({"summary": True, "searches": args.searches, "baseline_rss_mib": baseline["rss_mib"],

@@ -265,7 +265,7 @@ def _validate(rollout: Rollout, number: int) -> None:
     for position, step in enumerate(rollout.steps, start=1):
         if not isinstance(step, str) or not step.strip():
             raise IngestError(f"step {position} is empty or not text", line=number, field="steps")
-        _check_text(step, number, "steps", f"step {position} ")
+        _check_text(step, number, "steps", subject=f"step {position} ")
     if rollout.step_labels is not None and len(rollout.step_labels) != len(rollout.steps):
         raise IngestError(
             f"{len(rollout.step_labels)} step labels for {len(rollout.steps)} steps: give one label per step",
@@ -273,16 +273,16 @@ def _validate(rollout: Rollout, number: int) -> None:
         )
 
 
-def _check_text(value: str | None, number: int, field_name: str, what: str = "") -> None:
+def _check_text(value: str | None, number: int, field_name: str, subject: str = "") -> None:
     """Reject text that DuckDB cannot store as VARCHAR: NUL characters and lone surrogates."""
     if value is None:
         return
     if "\x00" in value:
-        raise IngestError(f"{what}contains a NUL character: remove it", line=number, field=field_name)
+        raise IngestError(f"{subject}contains a NUL character: remove it", line=number, field=field_name)
     try:
         value.encode("utf-8")
     except UnicodeEncodeError as error:
-        raise IngestError(f"{what}contains an unpaired surrogate at character {error.start}, which is not "
+        raise IngestError(f"{subject}contains an unpaired surrogate at character {error.start}, which is not "
                           "valid Unicode: fix the encoding", line=number, field=field_name) from error
 
 
