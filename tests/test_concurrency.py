@@ -171,7 +171,7 @@ def test_planner_queries_while_ingesting(db_path):
     def read(worker: int) -> None:
         rng = random.Random(worker)
         try:
-            with Planner(graph) as planner:  # one planner per thread, as its docstring asks
+            with Planner(graph) as planner:  # one planner per thread, as its docstring requires
                 while not stop.is_set():
                     a, b = rng.randint(0, 50), rng.randint(0, 50)
                     planner_query(graph, f"add {a} and {b}", rng)

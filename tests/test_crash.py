@@ -1,11 +1,11 @@
 """Crash safety: a writer killed with SIGKILL at random moments loses no committed rollout.
 
 Each test starts a writer subprocess (``crash_writer.py``) on the same
-database again and again, kills it at a random moment (sometimes while it
-is still opening the graph or syncing the index, mostly while it writes,
-checkpoints or saves the index), then checks the invariants: first on the
-database as the crash left it, then after a writable open has caught up or
-rebuilt the index.
+database again and again and kills it at a random moment: sometimes while
+it is still opening the graph or syncing the index, mostly while it writes,
+checkpoints or saves the index. After each kill it checks the invariants,
+first on the database as the crash left it, then after a writable open has
+caught up or rebuilt the index.
 """
 
 from __future__ import annotations
