@@ -24,6 +24,7 @@ import pytest
 from tater_graph import Problem, Rollout, StepGraph
 from tater_graph.check import check_graph
 from tater_graph.errors import DatabaseError
+from tater_graph.store.database import wal_copy_path
 
 WRITER = Path(__file__).with_name("crash_writer.py")
 KILLS_PER_MODE = 12
@@ -102,15 +103,23 @@ os._exit(0)  # no checkpoint: the commit lives only in the write-ahead log
 """
 
 
-def test_unreplayable_wal_is_reported_and_kept(tmp_path):
+def write_and_die(tmp_path: Path) -> Path:
+    """Return a graph whose last commit lives only in its write-ahead log."""
     db_path = tmp_path / "wal.duckdb"
     with StepGraph.open(db_path, embedder="hashed") as graph:
         graph.ingest([Rollout(Problem("What is 1 plus 1?", "2"), ("1 plus 1 is 2.",), "2", True)])
     subprocess.run([sys.executable, "-c", WRITE_AND_DIE, str(db_path)], env=writer_env(), check=True, timeout=120)
+    return db_path
+
+
+def test_unreplayable_wal_is_reported_and_kept(tmp_path):
+    db_path = write_and_die(tmp_path)
     wal = db_path.with_name(db_path.name + ".wal")
     data = bytearray(wal.read_bytes())
-    middle = len(data) // 2
-    data[middle:middle + 16] = bytes(b ^ 0xFF for b in data[middle:middle + 16])
+    # Damage the step text itself: DuckDB checksums each log entry, so replay must fail.
+    start = data.find(b"5 plus 5 is 10.")
+    assert start > 0
+    data[start:start + 4] = b"XXXX"
     wal.write_bytes(bytes(data))
 
     with pytest.raises(DatabaseError) as caught:
@@ -126,3 +135,18 @@ def test_unreplayable_wal_is_reported_and_kept(tmp_path):
         rollouts = graph.sql("SELECT count(*) FROM rollouts").fetchall()[0][0]
     assert rollouts == 1
     assert check_graph(db_path).ok
+
+
+def test_wal_dropped_by_duckdb_is_kept(tmp_path):
+    # DuckDB 2.0.1 ignores a log whose header is damaged, without an error.
+    db_path = write_and_die(tmp_path)
+    wal = db_path.with_name(db_path.name + ".wal")
+    data = bytearray(wal.read_bytes())
+    data[0] ^= 0xFF
+    wal.write_bytes(bytes(data))
+
+    with StepGraph.open(db_path) as graph:
+        rollouts = graph.sql("SELECT count(*) FROM rollouts").fetchall()[0][0]
+
+    assert rollouts in (1, 2)  # 1 while DuckDB drops the damaged log
+    assert wal_copy_path(db_path).read_bytes() == bytes(data)

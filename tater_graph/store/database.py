@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import shutil
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -59,6 +60,8 @@ class Database:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._writer_key = _claim_writer(self.path)
         try:
+            if not read_only:
+                _keep_wal_copy(self.path)
             self.con = _connect(self.path, read_only)
         except BaseException:
             self._release()
@@ -182,6 +185,27 @@ def lock_error_message(path: Path, error: duckdb.Error) -> str | None:
         return (f"database {path} is already open in this process (PID {os.getpid()}) in another mode: "
                 "read through the open graph's db.cursor() instead")
     return None
+
+
+def wal_copy_path(path: Path) -> Path:
+    """Return where the last write-ahead log replayed on a writable open is kept."""
+    return path.with_name(path.name + ".wal.replayed")
+
+
+def _keep_wal_copy(path: Path) -> None:
+    """Copy a write-ahead log left by a process that stopped without a checkpoint.
+
+    DuckDB (2.0.1) replays the log on open and then removes it; a log whose
+    header or tail is damaged is dropped from the damaged point on without an
+    error. The copy keeps those bytes until the next unclean stop replaces it.
+    """
+    wal = path.with_name(path.name + ".wal")
+    if not wal.exists() or wal.stat().st_size == 0:
+        return
+    copy = wal_copy_path(path)
+    shutil.copyfile(wal, copy)
+    logger.warning("replaying the write-ahead log %s (%d bytes) left by a process that stopped without a "
+                   "checkpoint; a copy is kept at %s", wal, wal.stat().st_size, copy)
 
 
 def _connect(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
