@@ -213,7 +213,7 @@ def _index_in_step(db: Database) -> str | None:
     if embedder is None:
         stored = db.cursor().execute("SELECT count(*) FROM node_vectors").fetchall()[0][0]
         return None if stored == 0 else f"{stored} vectors stored but no embedder recorded in meta"
-    index = VectorIndex(path, embedder, DIM, database_id=db.get_meta(DATABASE_ID_KEY))
+    index = VectorIndex(path, embedder, DIM, database_id=db.get_meta(DATABASE_ID_KEY) or "")
     problem = index.verify(db)
     if problem is None:
         return None
