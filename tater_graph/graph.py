@@ -22,7 +22,7 @@ from tater_graph.errors import ConfigError
 from tater_graph.index import IndexParams, VectorIndex
 from tater_graph.records import IngestResult, Rollout
 from tater_graph.store.database import Database, default_db_path
-from tater_graph.store.writer import GraphWriter
+from tater_graph.store.writer import AlsoWrite, GraphWriter
 
 logger = logging.getLogger(__name__)
 
@@ -102,10 +102,15 @@ class StepGraph:
     def embed(self, texts: list[str]) -> np.ndarray:
         return self.embedder.embed(texts)
 
-    def ingest(self, rollouts: Sequence[Rollout], run_id: int | None = None) -> IngestResult:
-        """Write rollouts (whole, in one transaction) and index their new steps."""
+    def ingest(self, rollouts: Sequence[Rollout], run_id: int | None = None,
+               also_write: AlsoWrite | None = None) -> IngestResult:
+        """Write rollouts (whole, in one transaction) and index their new steps.
+
+        ``also_write(con, result)`` runs inside the write transaction (see
+        :meth:`GraphWriter.write`). The index is updated only after the commit.
+        """
         writer = GraphWriter(self.db, self.embed, self.namespace)
-        result = writer.write(rollouts, run_id=run_id)
+        result = writer.write(rollouts, run_id=run_id, also_write=also_write)
         if result.new_nodes:
             self._index_new_vectors()
         return result
