@@ -77,6 +77,8 @@ class StepGraph:
                 # Identifies this database in the index sidecar, so an index file
                 # copied from another database is never taken for this one's.
                 db.set_meta("database_id", uuid.uuid4().hex)
+            if not read_only:
+                _close_abandoned_runs(db)
             return cls(db, name, index_params, namespace)
         except BaseException:
             db.close()
@@ -148,3 +150,27 @@ class StepGraph:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+def _close_abandoned_runs(db: Database) -> None:
+    """Mark runs left 'running' by a killed writer as interrupted, with their ledger
+    summed from the problems they committed. Only one writer can hold the file,
+    so no run can still be in progress when a writer opens it."""
+    with db.transaction() as con:
+        abandoned = con.execute("SELECT run_id FROM runs WHERE status = 'running'").fetchall()
+        if not abandoned:
+            return
+        con.execute(
+            "UPDATE runs SET status = 'interrupted', n_problems = t.n, n_correct = t.c, "
+            "accuracy = CASE WHEN t.graded > 0 THEN t.c / t.graded END, prompt_tokens = t.pt, "
+            "generated_tokens = t.gt, reused_tokens = t.rt, model_calls = t.mc, wall_seconds = t.ws "
+            "FROM (SELECT r.run_id, count(p.problem_id) AS n, count(*) FILTER (p.is_correct) AS c, "
+            "count(p.is_correct) AS graded, coalesce(sum(p.prompt_tokens), 0) AS pt, "
+            "coalesce(sum(p.generated_tokens), 0) AS gt, coalesce(sum(p.reused_tokens), 0) AS rt, "
+            "coalesce(sum(p.model_calls), 0) AS mc, coalesce(sum(p.wall_seconds), 0) AS ws "
+            "FROM runs r LEFT JOIN run_problems p USING (run_id) WHERE r.status = 'running' GROUP BY r.run_id) t "
+            "WHERE runs.run_id = t.run_id"
+        )
+    logger.warning("marked %d run(s) left running by an earlier process as interrupted: %s",
+                   len(abandoned), ", ".join(str(row[0]) for row in abandoned))
+
