@@ -1,4 +1,4 @@
-"""The core commands: search, ingest, sql, export, stats and migrate."""
+"""The core commands: search, ingest, stats and migrate."""
 
 from __future__ import annotations
 
@@ -189,53 +189,6 @@ def ingest(ctx: Context, file: Path, fmt: str, answer_format: str, embedder: str
         result = graph.ingest(rollouts)
     stderr.print(f"Ingested {result.rollouts} rollouts of {result.problems} problems: "
                  f"{result.new_nodes} new nodes, {result.new_edges} new edges.")
-
-
-@cli.command()
-@click.argument("query")
-@click.option("--json", "as_json", is_flag=True, help="Print rows as a JSON array.")
-@click.option("--jsonl", "as_jsonl", is_flag=True, help="Print one JSON object per row.")
-@click.option("--dialect", default="duckdb", show_default=True,
-              help="SQL dialect of QUERY (postgres, sqlite, ...), transpiled to DuckDB.")
-@pass_context
-def sql(ctx: Context, query: str, as_json: bool, as_jsonl: bool, dialect: str) -> None:
-    """Run a read-only SQL QUERY on the graph.
-
-    \b
-    Example:
-        tater-graph sql "SELECT problem_id, count(*) FROM nodes GROUP BY ALL"
-    """
-    from tater_graph.sql import run_query
-
-    columns, rows = run_query(ctx.db, query, dialect)
-    fmt = "table"
-    if as_json:
-        fmt = "json"
-    elif as_jsonl:
-        fmt = "jsonl"
-    print_rows(columns, rows, fmt)
-
-
-@cli.command()
-@click.option("--problem", "problem_id", type=int, required=True, help="Problem id (see the problems table).")
-@click.option("--format", "fmt", type=click.Choice(["graphml", "json"]), default="graphml", show_default=True)
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
-              help="Output file (default: problem-ID.FORMAT).")
-@pass_context
-def export(ctx: Context, problem_id: int, fmt: str, output: Path | None) -> None:
-    """Write one problem's step DAG as GraphML or node-link JSON.
-
-    \b
-    Example:
-        tater-graph export --problem 1 --format graphml -o p1.graphml
-    """
-    from tater_graph.export import problem_graph, write_graph
-    from tater_graph.store.database import Database
-
-    with Database(ctx.db, read_only=True) as db:
-        graph = problem_graph(db, problem_id)
-    path = write_graph(graph, output or Path(f"problem-{problem_id}.{fmt}"), fmt)
-    stderr.print(f"Wrote {graph.number_of_nodes()} nodes and {graph.number_of_edges()} edges to {path}")
 
 
 @cli.command()

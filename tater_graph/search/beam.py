@@ -31,7 +31,7 @@ from tater_graph.model.base import ModelBackend
 from tater_graph.planner import Planner
 from tater_graph.records import Problem, ProblemResult, Rollout, RunSummary
 from tater_graph.scorers import StepScorer, get_scorer
-from tater_graph.search.common import ProgressCallback, RunRecorder, SearchConfig, rollout_seed
+from tater_graph.search.common import ProgressCallback, RunRecorder, SearchConfig, commit_problem, rollout_seed
 from tater_graph.search.recycling import BankContext, Ledger, RecyclingConfig, is_final_step, recall, vote_decided
 from tater_graph.search.sampling import RESAMPLE_STRIDE, generate_step
 from tater_graph.steps import normalize_step
@@ -125,8 +125,7 @@ def beam_search(graph: StepGraph, model: ModelBackend, problems: Sequence[Proble
     status = "failed"
     try:
         for number, problem in enumerate(problems, start=1):
-            result = _solve(graph, model, problem, config, beam, recycling, planner, scorer, recorder.run_id)
-            recorder.record(result)
+            result = _solve(graph, model, problem, config, beam, recycling, planner, scorer, recorder)
             if progress is not None:
                 progress(number, len(problems), result)
         status = "finished"
@@ -144,7 +143,7 @@ def beam_search(graph: StepGraph, model: ModelBackend, problems: Sequence[Proble
 
 def _solve(graph: StepGraph, model: ModelBackend, problem: Problem, config: SearchConfig, beam: BeamConfig,
            recycling: RecyclingConfig, planner: Planner | None, scorer: StepScorer,
-           run_id: int) -> ProblemResult:
+           recorder: RunRecorder) -> ProblemResult:
     started = time.perf_counter()
     ledger = Ledger()
     bank = recall(graph, planner, model, problem, recycling, beam.width)
@@ -155,15 +154,11 @@ def _solve(graph: StepGraph, model: ModelBackend, problem: Problem, config: Sear
     finished = run_beams(search, wanted=beam.width - len(bank.stored))
     answers = [b.answer for b in finished] + [stored.answer for stored in bank.stored]
     answer = finish(answers)
-    problem_id = _write(graph, search, finished, run_id)
-    return ProblemResult(
-        problem_id=problem_id, answer=answer, gold_answer=problem.gold_answer,
-        is_correct=answers_match(answer, problem.gold_answer), n_rollouts=len(answers),
-        prompt_tokens=ledger.prompt_tokens, generated_tokens=ledger.generated_tokens,
-        reused_tokens=ledger.reused_tokens, model_calls=ledger.model_calls,
-        wall_seconds=time.perf_counter() - started, reused_rollouts=ledger.reused_rollouts,
-        resamples=ledger.resamples, early_stopped=ledger.early_stopped,
-    )
+
+    def build(problem_id: int) -> ProblemResult:
+        return ledger.to_result(problem_id, problem, answer, len(answers), time.perf_counter() - started)
+
+    return commit_problem(graph, recorder, _rollouts(search, finished), bank.problem_id, build)
 
 
 def run_beams(search: _Search, wanted: int) -> list[Beam]:
@@ -288,23 +283,17 @@ def _decided(search: _Search, finished: Sequence[Beam], wanted: int) -> bool:
     return vote_decided([b.answer for b in finished] + stored, wanted - len(finished))
 
 
-def _write(graph: StepGraph, search: _Search, finished: Sequence[Beam], run_id: int) -> int:
-    """Ingest the finished beams as rollouts and return the problem id."""
+def _rollouts(search: _Search, finished: Sequence[Beam]) -> list[Rollout]:
+    """Return the finished beams as rollouts, or one failed rollout when none finished on a new problem."""
     problem = search.problem
     rollouts = [
         Rollout(problem, beam.steps, beam.answer, answers_match(beam.answer, problem.gold_answer), source="beam",
                 generator=search.model.name, text="\n".join(beam.steps), score=beam.score)
         for beam in finished if beam.steps
     ]
-    if rollouts:
-        written = graph.ingest(rollouts, run_id=run_id)
-        return graph.sql("SELECT problem_id FROM rollouts WHERE rollout_id = ?",
-                         [written.rollout_ids[0]]).fetchall()[0][0]
-    if search.bank.problem_id is not None:
-        return search.bank.problem_id
-    failed = Rollout(problem, (), source="beam", generator=search.model.name, error="no beam finished")
-    written = graph.ingest([failed], run_id=run_id)
-    return graph.sql("SELECT problem_id FROM rollouts WHERE rollout_id = ?", [written.rollout_ids[0]]).fetchall()[0][0]
+    if not rollouts and search.bank.problem_id is None:
+        rollouts.append(Rollout(problem, (), source="beam", generator=search.model.name, error="no beam finished"))
+    return rollouts
 
 
 def _merge_json(config_json: str, settings: dict) -> str:

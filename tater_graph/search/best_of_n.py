@@ -13,13 +13,13 @@ import time
 from collections.abc import Sequence
 from dataclasses import replace
 
-from tater_graph.answers import answers_match, majority_vote
+from tater_graph.answers import majority_vote
 from tater_graph.graph import StepGraph
 from tater_graph.model.base import ModelBackend
 from tater_graph.planner import Planner
 from tater_graph.prompts import format_solution
 from tater_graph.records import Problem, ProblemResult, Rollout, RunSummary
-from tater_graph.search.common import ProgressCallback, RunRecorder, SearchConfig, sample_rollout
+from tater_graph.search.common import ProgressCallback, RunRecorder, SearchConfig, commit_problem, sample_rollout
 from tater_graph.search.recycling import BankContext, Ledger, RecyclingConfig, recall, vote_decided
 from tater_graph.search.sampling import sample_avoiding_dead_ends
 
@@ -31,8 +31,9 @@ def best_of_n(graph: StepGraph, model: ModelBackend, problems: Sequence[Problem]
               dataset: str | None = None, progress: ProgressCallback | None = None) -> RunSummary:
     """Run best-of-N on ``problems`` and record everything in ``graph``.
 
-    Each problem's new rollouts are written in one transaction after they
-    are all sampled, so an interrupted run leaves whole problems only. The
+    Each problem's new rollouts and its ledger row are written in one
+    transaction after they are all sampled, so an interrupted run leaves
+    whole problems only. The
     answer is the majority vote (weighted by rollout score when every
     rollout has one).
 
@@ -45,8 +46,7 @@ def best_of_n(graph: StepGraph, model: ModelBackend, problems: Sequence[Problem]
     status = "failed"
     try:
         for number, problem in enumerate(problems, start=1):
-            result = _solve(graph, model, problem, config, recycling, planner, recorder.run_id)
-            recorder.record(result)
+            result = _solve(graph, model, problem, config, recycling, planner, recorder)
             if progress is not None:
                 progress(number, len(problems), result)
         status = "finished"
@@ -63,7 +63,7 @@ def best_of_n(graph: StepGraph, model: ModelBackend, problems: Sequence[Problem]
 
 
 def _solve(graph: StepGraph, model: ModelBackend, problem: Problem, config: SearchConfig,
-           recycling: RecyclingConfig, planner: Planner | None, run_id: int) -> ProblemResult:
+           recycling: RecyclingConfig, planner: Planner | None, recorder: RunRecorder) -> ProblemResult:
     started = time.perf_counter()
     ledger = Ledger()
     bank = recall(graph, planner, model, problem, recycling, config.n)
@@ -81,20 +81,15 @@ def _solve(graph: StepGraph, model: ModelBackend, problem: Problem, config: Sear
         answers.append(rollout.answer)
 
     answer = majority_vote(answers, _weights(rollouts) if not bank.stored else None)
-    problem_id = _write(graph, rollouts, run_id, bank.problem_id)
-    return ProblemResult(
-        problem_id=problem_id, answer=answer, gold_answer=problem.gold_answer,
-        is_correct=answers_match(answer, problem.gold_answer), n_rollouts=len(answers),
-        prompt_tokens=ledger.prompt_tokens, generated_tokens=ledger.generated_tokens,
-        reused_tokens=ledger.reused_tokens, model_calls=ledger.model_calls,
-        wall_seconds=time.perf_counter() - started, reused_rollouts=ledger.reused_rollouts,
-        resamples=ledger.resamples, early_stopped=ledger.early_stopped,
-    )
+
+    def build(problem_id: int) -> ProblemResult:
+        return ledger.to_result(problem_id, problem, answer, len(answers), time.perf_counter() - started)
+
+    return commit_problem(graph, recorder, rollouts, bank.problem_id, build)
 
 
 def _sample(model: ModelBackend, problem: Problem, config: SearchConfig, recycling: RecyclingConfig,
-            planner: Planner | None,
-            bank: BankContext, sample: int, ledger: Ledger) -> Rollout:
+            planner: Planner | None, bank: BankContext, sample: int, ledger: Ledger) -> Rollout:
     """Generate sample number ``sample`` with the enabled modes and add its cost to ``ledger``."""
     prefix = bank.prefix
     reused = model.count_tokens(format_solution(prefix)) if prefix else 0
@@ -114,16 +109,6 @@ def _sample(model: ModelBackend, problem: Problem, config: SearchConfig, recycli
 def _weights(rollouts: Sequence[Rollout]) -> list[float] | None:
     scores = [r.score for r in rollouts]
     return scores if scores and all(s is not None for s in scores) else None
-
-
-def _write(graph: StepGraph, rollouts: Sequence[Rollout], run_id: int, known_problem_id: int | None) -> int:
-    """Ingest the new rollouts and return the problem id."""
-    if not rollouts:
-        if known_problem_id is None:
-            raise AssertionError("a problem with no new rollouts must have stored ones")
-        return known_problem_id
-    written = graph.ingest(rollouts, run_id=run_id)
-    return graph.sql("SELECT problem_id FROM rollouts WHERE rollout_id = ?", [written.rollout_ids[0]]).fetchall()[0][0]
 
 
 def _config_json(config: SearchConfig, recycling: RecyclingConfig) -> str:

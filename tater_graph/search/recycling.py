@@ -24,12 +24,12 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from tater_graph.answers import answer_key
+from tater_graph.answers import answer_key, answers_match
 from tater_graph.errors import ConfigError
 from tater_graph.graph import StepGraph
 from tater_graph.model.base import ModelBackend
 from tater_graph.planner import Planner
-from tater_graph.records import Generation, Problem, Rollout
+from tater_graph.records import Generation, Problem, ProblemResult, Rollout
 from tater_graph.store.writer import question_hash
 
 MODES = ("reuse", "prefix", "negative", "cross-problem", "early-stop")
@@ -127,6 +127,17 @@ class Ledger:
         self.prompt_tokens += generation.prompt_tokens if evaluated is None else evaluated
         self.generated_tokens += generation.generated_tokens
         self.model_calls += 1
+
+    def to_result(self, problem_id: int, problem: Problem, answer: str | None, n_rollouts: int,
+                  wall_seconds: float) -> ProblemResult:
+        """Return the problem's result with this ledger."""
+        return ProblemResult(
+            problem_id=problem_id, answer=answer, gold_answer=problem.gold_answer,
+            is_correct=answers_match(answer, problem.gold_answer), n_rollouts=n_rollouts,
+            prompt_tokens=self.prompt_tokens, generated_tokens=self.generated_tokens,
+            reused_tokens=self.reused_tokens, model_calls=self.model_calls, wall_seconds=wall_seconds,
+            reused_rollouts=self.reused_rollouts, resamples=self.resamples, early_stopped=self.early_stopped,
+        )
 
     def add_rollout(self, rollout: Rollout, model_calls: int = 1) -> None:
         """Add a rollout's tokens (its ``reused_tokens`` included) and calls."""
