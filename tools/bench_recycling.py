@@ -207,7 +207,7 @@ class Size:
 
 
 QUICK = Size(replay_problems=12, replay_n=4, transfer_bank=300, arith_problems=2, arith_n=2, arith_max_tokens=40)
-FULL = Size(replay_problems=60, replay_n=8, transfer_bank=1000, arith_problems=5, arith_n=4, arith_max_tokens=48,
+FULL = Size(replay_problems=60, replay_n=8, transfer_bank=1000, arith_problems=3, arith_n=4, arith_max_tokens=40,
             beam_modes=ALL_MODES)
 
 
