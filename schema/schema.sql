@@ -47,7 +47,8 @@ CREATE TABLE runs (
     generated_tokens BIGINT NOT NULL DEFAULT 0,   -- tokens sampled from the model
     reused_tokens BIGINT NOT NULL DEFAULT 0,      -- step tokens taken from the graph instead of generated
     model_calls BIGINT NOT NULL DEFAULT 0,
-    wall_seconds DOUBLE NOT NULL DEFAULT 0
+    wall_seconds DOUBLE NOT NULL DEFAULT 0,
+    leakage_guard JSON                      -- the evaluation-set exclusion retrieval used; NULL when off
 );
 
 -- The per-problem ledger of a run: voted answer, grade and compute.
@@ -104,6 +105,7 @@ CREATE TABLE nodes (
     score DOUBLE,                           -- latest step score from a scorer, if any
     created_at TIMESTAMP NOT NULL DEFAULT current_timestamp,
     last_used_at TIMESTAMP,                 -- last time the planner returned this node
+    uses BIGINT DEFAULT 0,                  -- times the planner returned this node (NULL reads as 0)
     UNIQUE (problem_id, state_key)
 );
 
@@ -160,6 +162,34 @@ CREATE TABLE experiences (
     source_rollouts BIGINT[] NOT NULL,      -- rollouts through the node
     created_at TIMESTAMP NOT NULL DEFAULT current_timestamp,
     UNIQUE (node_id, kind)
+);
+
+-- Capacity limits of a bank (namespace), enforced by `tater-graph bank gc`.
+CREATE TABLE bank_limits (
+    namespace VARCHAR PRIMARY KEY,
+    max_nodes BIGINT,                       -- most nodes the bank may keep; NULL: no limit
+    max_bytes BIGINT,                       -- most estimated stored bytes (see tater_graph/bank.py); NULL: no limit
+    policy VARCHAR NOT NULL DEFAULT 'lru',  -- eviction policy: lru, fifo, lfu, quality
+    updated_at TIMESTAMP NOT NULL DEFAULT current_timestamp
+);
+
+-- Sharing between banks: reader may retrieve from and query the rows of owner.
+CREATE TABLE namespace_grants (
+    reader VARCHAR NOT NULL,                -- the namespace that gains read access
+    owner VARCHAR NOT NULL,                 -- the namespace whose rows it may read
+    granted_at TIMESTAMP NOT NULL DEFAULT current_timestamp,
+    PRIMARY KEY (reader, owner)
+);
+
+-- One row per eviction pass that removed rollouts from a bank.
+CREATE TABLE bank_evictions (
+    eviction_id BIGINT PRIMARY KEY,
+    namespace VARCHAR NOT NULL,
+    policy VARCHAR NOT NULL,                -- lru, fifo, lfu, quality
+    rollouts BIGINT NOT NULL,               -- rollouts removed
+    nodes BIGINT NOT NULL,                  -- nodes removed
+    bytes BIGINT NOT NULL,                  -- estimated stored bytes freed
+    evicted_at TIMESTAMP NOT NULL DEFAULT current_timestamp
 );
 
 CREATE INDEX rollouts_problem ON rollouts (problem_id);
