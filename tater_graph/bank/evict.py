@@ -15,7 +15,7 @@ After :func:`evict_rollouts` commits:
 - a problem left with no rollout is deleted with its vector, unless a run's
   ledger (``run_problems``) names it.
 
-The HNSW index still holds the removed labels until it is rebuilt; the
+The HNSW index still contains the removed labels until it is rebuilt; the
 callers in :mod:`tater_graph.bank.manage` rebuild it before they return.
 """
 
@@ -40,7 +40,7 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class EvictionResult:
-    """What one eviction removed."""
+    """Counts of the rows one eviction removed."""
 
     rollouts: int
     nodes: int

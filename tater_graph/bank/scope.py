@@ -1,4 +1,4 @@
-"""What one retrieval may see: the visible namespaces minus the guarded problems."""
+"""Retrieval scope: the visible namespaces minus the problems the leakage guard excludes."""
 
 from __future__ import annotations
 

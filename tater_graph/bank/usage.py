@@ -1,9 +1,8 @@
-"""What a bank (namespace) stores: row counts and an estimate of its stored bytes.
+"""Bank size: the row counts of a namespace and an estimate of its stored bytes.
 
-The byte count is an estimate of the payload a namespace adds to the
-database file and the HNSW index, not a measurement of the file: DuckDB
-compresses columns and keeps freed blocks for reuse, so the file size moves
-differently. Per row it counts :data:`ROW_BYTES` for the fixed-width columns
+The byte count estimates the payload a namespace adds to the database file
+and the HNSW index. It is not a measurement of the file, because DuckDB
+compresses columns and keeps freed blocks for reuse. Per row it counts :data:`ROW_BYTES` for the fixed-width columns
 (ids, counters, timestamps) plus the UTF-8 bytes of every text column; per
 vector it counts the float32 array in DuckDB (:data:`VECTOR_BYTES`) and, for
 step vectors, its copy in the HNSW index (:data:`INDEX_VECTOR_BYTES`).
@@ -21,7 +20,7 @@ from tater_graph.index import IndexParams
 ROW_BYTES = 64
 VECTOR_BYTES = DIM * 4
 # hnswlib level 0 stores the vector, 2 * M neighbour ids of 4 bytes and an
-# 8-byte label per element; the sparse upper levels are left out.
+# 8-byte label per element. The sparse upper levels are left out.
 INDEX_VECTOR_BYTES = DIM * 4 + 2 * IndexParams().M * 4 + 8
 
 # SQL expressions of the estimated bytes of one row of each table.

@@ -116,8 +116,9 @@ def ingest(ctx: Context, file: Path, fmt: str, answer_format: str, embedder: str
 @click.option("--jsonl", "as_jsonl", is_flag=True, help="Print one JSON object per row.")
 @click.option("--dialect", default="duckdb", show_default=True,
               help="SQL dialect of QUERY (postgres, sqlite, ...), transpiled to DuckDB.")
+@click.option("--namespace", help="See only this bank's rows and those of banks that granted it read access.")
 @pass_context
-def sql(ctx: Context, query: str, as_json: bool, as_jsonl: bool, dialect: str) -> None:
+def sql(ctx: Context, query: str, as_json: bool, as_jsonl: bool, dialect: str, namespace: str | None) -> None:
     """Run a read-only SQL QUERY on the graph.
 
     \b
@@ -126,7 +127,7 @@ def sql(ctx: Context, query: str, as_json: bool, as_jsonl: bool, dialect: str) -
     """
     from tater_graph.sql import run_query
 
-    columns, rows = run_query(ctx.db, query, dialect)
+    columns, rows = run_query(ctx.db, query, dialect, namespace=namespace)
     print_rows(columns, rows, "json" if as_json else "jsonl" if as_jsonl else "table")
 
 

@@ -17,6 +17,7 @@ import sqlglot
 from sqlglot import exp
 
 from tater_graph.errors import QueryError
+from tater_graph.sql.namespaced import check_namespaced_query, create_namespace_views
 
 SANDBOX_CONFIG = {
     "enable_external_access": False,
@@ -44,9 +45,16 @@ def check_query(query: str, dialect: str = "duckdb") -> str:
     return statement.sql(dialect="duckdb")
 
 
-def run_query(db_path: str | os.PathLike[str], query: str, dialect: str = "duckdb") -> tuple[list[str], list[tuple]]:
-    """Run a checked query on a read-only sandboxed connection; return (column names, rows)."""
+def run_query(db_path: str | os.PathLike[str], query: str, dialect: str = "duckdb",
+              namespace: str | None = None) -> tuple[list[str], list[tuple]]:
+    """Run a checked query on a read-only sandboxed connection; return (column names, rows).
+
+    With ``namespace``, the query sees only that bank's rows and those of the
+    banks that granted it read access (see :mod:`tater_graph.sql.namespaced`).
+    """
     sql = check_query(query, dialect)
+    if namespace is not None:
+        check_namespaced_query(sql, namespace)
     path = Path(db_path)
     if not path.exists():
         raise QueryError(f"database {path} not found: run a search or an ingest first, or pass --db")
@@ -55,6 +63,8 @@ def run_query(db_path: str | os.PathLike[str], query: str, dialect: str = "duckd
     except duckdb.Error as error:
         raise QueryError(f"cannot open {path} read-only: {error}") from error
     try:
+        if namespace is not None:
+            create_namespace_views(con, namespace)
         cursor = con.execute(sql)
         columns = [d[0] for d in cursor.description]
         return columns, cursor.fetchall()
