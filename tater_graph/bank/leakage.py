@@ -93,10 +93,10 @@ def _near_duplicates(con, guard: LeakageGuard, placeholders: str, namespaces: li
     found: set[int] = set()
     last = 0
     while True:
-        table = con.execute(
+        table = con.sql(
             "SELECT v.problem_id, v.embedding FROM problem_vectors v JOIN problems p USING (problem_id) "
             f"WHERE p.namespace IN ({placeholders}) AND v.problem_id > ? ORDER BY v.problem_id LIMIT ?",
-            [*namespaces, last, _CHUNK],
+            params=[*namespaces, last, _CHUNK],
         ).to_arrow_table()
         if table.num_rows == 0:
             return found
