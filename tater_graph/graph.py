@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -42,7 +43,8 @@ class StepGraph:
         self.embedder_name = embedder_name
         self.namespace = namespace
         self._embedder: Embedder | None = None
-        self.index = VectorIndex(Path(str(db.path) + ".hnsw"), embedder_name, DIM, index_params)
+        self.index = VectorIndex(Path(str(db.path) + ".hnsw"), embedder_name, DIM, index_params,
+                                 database_id=db.get_meta("database_id") or "")
         self.index_status = "not-loaded"
         if not db.read_only:
             self.index_status = self.index.sync(db)
@@ -71,6 +73,10 @@ class StepGraph:
                 )
             if stored is None and not read_only:
                 db.set_meta("embedder", name)
+            if db.get_meta("database_id") is None and not read_only:
+                # Identifies this database in the index sidecar, so an index file
+                # copied from another database is never taken for this one's.
+                db.set_meta("database_id", uuid.uuid4().hex)
             return cls(db, name, index_params, namespace)
         except BaseException:
             db.close()

@@ -1,12 +1,12 @@
 """The HNSW index of step vectors: a derived cache of the vectors in DuckDB.
 
 The index file sits beside the database (``graph.duckdb.hnsw``) with a JSON
-sidecar (``graph.duckdb.hnsw.json``) recording the embedder, dimension,
-vector count, the largest node id indexed, hnswlib parameters and the file's
-SHA-256. On open, the sidecar is checked before hnswlib reads the file; a
-missing, foreign, truncated or corrupted file is rebuilt from DuckDB with a
-warning, and an index that is only behind is caught up with the vectors
-added since. hnswlib's ``add_items`` is not safe alongside queries and
+sidecar (``graph.duckdb.hnsw.json``) recording the database id, embedder,
+dimension, vector count, the largest node id indexed, hnswlib parameters
+and the file's SHA-256. On open, the sidecar is checked before hnswlib
+reads the file. A missing, foreign, truncated or corrupted file is rebuilt
+from DuckDB with a warning. An index that is only behind is caught up with
+the vectors added since. hnswlib's ``add_items`` is not safe alongside queries and
 ``resize_index`` is safe with neither, so one lock guards every call.
 """
 
@@ -34,16 +34,21 @@ _CHUNK = 100_000
 
 @dataclass(frozen=True)
 class IndexParams:
-    """hnswlib build parameters. ``M`` and ``ef_construction`` trade build time for recall."""
+    """hnswlib build parameters. ``M`` and ``ef_construction`` trade build time for recall.
 
-    M: int = 16
+    M=16 lost near-duplicate steps entirely (unreachable in the graph) on
+    hashed embeddings of templated steps, so the default is 32.
+    """
+
+    M: int = 32
     ef_construction: int = 200
-    ef_search: int = 64
+    ef_search: int = 100
 
 
 @dataclass(frozen=True)
 class Sidecar:
     format: int
+    database_id: str
     embedder: str
     dim: int
     space: str
@@ -59,8 +64,10 @@ class Sidecar:
 class VectorIndex:
     """Cosine k-NN over node vectors, labelled by node id."""
 
-    def __init__(self, path: Path, embedder: str, dim: int, params: IndexParams = IndexParams()):
+    def __init__(self, path: Path, embedder: str, dim: int, params: IndexParams = IndexParams(),
+                 database_id: str = ""):
         self.path = Path(path)
+        self.database_id = database_id
         self.sidecar_path = self.path.with_name(self.path.name + ".json")
         self.embedder = embedder
         self.dim = dim
@@ -116,7 +123,7 @@ class VectorIndex:
             self._index.save_index(str(tmp))
             _fsync(tmp)
             sidecar = Sidecar(
-                format=SIDECAR_FORMAT, embedder=self.embedder, dim=self.dim, space="cosine",
+                format=SIDECAR_FORMAT, database_id=self.database_id, embedder=self.embedder, dim=self.dim, space="cosine",
                 count=self._index.get_current_count(), last_node_id=self.last_node_id,
                 max_elements=self._index.get_max_elements(), M=self.params.M,
                 ef_construction=self.params.ef_construction, sha256=_sha256(tmp), size_bytes=tmp.stat().st_size,
@@ -216,6 +223,8 @@ class VectorIndex:
             return f"sidecar unreadable ({error})"
         if sidecar.format != SIDECAR_FORMAT:
             return f"sidecar format {sidecar.format}, expected {SIDECAR_FORMAT}"
+        if sidecar.database_id != self.database_id:
+            return f"built for database {sidecar.database_id!r}, not this one ({self.database_id!r})"
         if sidecar.embedder != self.embedder or sidecar.dim != self.dim:
             return f"built with {sidecar.embedder}/{sidecar.dim}-d, the database uses {self.embedder}/{self.dim}-d"
         size = self.path.stat().st_size
