@@ -17,6 +17,7 @@ import json
 import logging
 import os
 import threading
+from collections.abc import Collection
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -151,17 +152,33 @@ class VectorIndex:
         with self._lock:
             self._add(np.asarray(node_ids, dtype=np.int64), np.asarray(vectors, dtype=np.float32))
 
-    def query(self, vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """Return (node ids, cosine similarities), each of shape (n, k'), k' <= k."""
+    def query(self, vectors: np.ndarray, k: int,
+              allowed_ids: Collection[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Return (node ids, cosine similarities), each of shape (n, k'), k' <= k.
+
+        ``allowed_ids`` restricts the results to those node ids (hnswlib's
+        filtered search); None allows every node.
+        """
         vectors = np.atleast_2d(np.asarray(vectors, dtype=np.float32))
+        empty = np.empty((len(vectors), 0))
         with self._lock:
             if self._index is None or self._index.get_current_count() == 0:
-                empty = np.empty((len(vectors), 0))
                 return empty.astype(np.int64), empty
             k = min(k, self._index.get_current_count())
-            self._index.set_ef(max(self.params.ef_search, k))
-            labels, distances = self._index.knn_query(vectors, k=k, num_threads=1)
-        return labels.astype(np.int64), 1.0 - distances
+            search_filter = None
+            if allowed_ids is not None:
+                allowed = allowed_ids if isinstance(allowed_ids, (set, frozenset)) else set(allowed_ids)
+                k = min(k, len(allowed))
+                search_filter = allowed.__contains__
+            while k > 0:
+                self._index.set_ef(max(self.params.ef_search, k))
+                try:
+                    labels, distances = self._index.knn_query(vectors, k=k, num_threads=1, filter=search_filter)
+                    return labels.astype(np.int64), 1.0 - distances
+                except RuntimeError:
+                    # hnswlib raises when it finds fewer than k matches (a tight filter): ask for fewer.
+                    k //= 2
+        return empty.astype(np.int64), empty
 
     # ---- internals -----------------------------------------------------------
 

@@ -14,7 +14,7 @@ from tater_graph.bank import (
 )
 from tater_graph.cli import cli
 from tater_graph.errors import ConfigError, QueryError
-from tater_graph.sql import run_query
+from tater_graph.sql import query
 from tests.conftest import make_rollout
 
 QUESTION = "Tom has 2 apples and buys 3 more. How many apples does he have?"
@@ -31,10 +31,10 @@ def fill_banks(db_path) -> None:
 def test_sql_sees_only_own_namespace(db_path):
     fill_banks(db_path)
 
-    _, problems = run_query(db_path, "SELECT namespace FROM problems", namespace="alice")
-    _, nodes = run_query(db_path, "SELECT count(*) FROM nodes", namespace="alice")
-    _, steps = run_query(db_path, "SELECT count(*) FROM rollout_steps", namespace="alice")
-    _, all_nodes = run_query(db_path, "SELECT count(*) FROM nodes")
+    problems = query(db_path, "SELECT namespace FROM problems", namespace="alice").fetchall()
+    nodes = query(db_path, "SELECT count(*) FROM nodes", namespace="alice").fetchall()
+    steps = query(db_path, "SELECT count(*) FROM rollout_steps", namespace="alice").fetchall()
+    all_nodes = query(db_path, "SELECT count(*) FROM nodes").fetchall()
 
     assert problems == [("alice",)]
     assert nodes == [(3,)]
@@ -42,26 +42,54 @@ def test_sql_sees_only_own_namespace(db_path):
     assert all_nodes == [(6,)]
 
 
-@pytest.mark.parametrize("query, message", [
+@pytest.mark.parametrize("sql, message", [
     ("SELECT * FROM main.nodes", "qualified table name"),
     ('SELECT * FROM "graph".main.problems', "qualified table name"),
-    ("SELECT * FROM query_table('nodes')", "table functions"),
-    ("SELECT * FROM query('SELECT * FROM problems')", "table functions"),
-    ("SELECT * FROM duckdb_tables()", "table functions"),
+    ("SELECT * FROM query_table('nodes')", "not allowed"),
+    ("SELECT * FROM query('SELECT * FROM problems')", "not allowed"),
+    ("SELECT * FROM duckdb_tables()", "table function duckdb_tables"),
     ("SELECT (SELECT count(*) FROM main.problems)", "qualified table name"),
-    ("SELECT * FROM some_view", "not visible in namespace"),
+    ("SELECT * FROM graph.nodes", "qualified table name"),
+    ("SELECT * FROM some_view", "does not exist"),
 ])
-def test_sql_rejects_ways_around_views(db_path, query, message):
+def test_sql_rejects_ways_around_views(db_path, sql, message):
     fill_banks(db_path)
 
     with pytest.raises(QueryError, match=message):
-        run_query(db_path, query, namespace="alice")
+        query(db_path, sql, namespace="alice").fetchall()
+
+
+def test_graph_views_and_macros_are_filtered(db_path):
+    fill_banks(db_path)
+    with StepGraph.open(db_path) as graph:
+        roots = dict(graph.sql("SELECT p.namespace, n.node_id FROM nodes n JOIN problems p USING (problem_id) "
+                               "WHERE n.depth = 0").fetchall())
+
+    problems = query(db_path, "SELECT namespace FROM graph_problems", namespace="alice").fetchall()
+    own_subtree = query(db_path, f"SELECT count(*) FROM subtree({roots['alice']}, 5)", namespace="alice").fetchall()
+    other_subtree = query(db_path, f"SELECT count(*) FROM subtree({roots['bob']}, 5)", namespace="alice").fetchall()
+    other_path = query(db_path, "SELECT count(*) FROM best_path((SELECT problem_id FROM graph_problems LIMIT 1))",
+                       namespace="bob").fetchall()
+
+    assert problems == [("alice",)]
+    assert own_subtree == [(3,)]
+    assert other_subtree == [(0,)]
+    assert other_path == [(3,)]
+
+
+def test_unknown_table_is_empty_in_namespace(db_path):
+    fill_banks(db_path)
+    with StepGraph.open(db_path) as graph:
+        graph.db.con.execute("CREATE TABLE later_table AS SELECT 1 AS x")
+
+    assert query(db_path, "SELECT count(*) FROM later_table", namespace="alice").fetchall() == [(0,)]
+    assert query(db_path, "SELECT count(*) FROM later_table").fetchall() == [(1,)]
 
 
 def test_sql_allows_ctes_over_views(db_path):
     fill_banks(db_path)
 
-    _, rows = run_query(db_path, "WITH mine AS (SELECT * FROM problems) SELECT count(*) FROM mine", namespace="bob")
+    rows = query(db_path, "WITH mine AS (SELECT * FROM problems) SELECT count(*) FROM mine", namespace="bob").fetchall()
 
     assert rows == [(1,)]
 
@@ -72,8 +100,8 @@ def test_grant_shares_rows_one_way(db_path):
         assert grant(graph.db, "alice", "bob")
         assert not grant(graph.db, "alice", "bob")
 
-    _, alice_sees = run_query(db_path, "SELECT namespace FROM problems ORDER BY 1", namespace="alice")
-    _, bob_sees = run_query(db_path, "SELECT namespace FROM problems ORDER BY 1", namespace="bob")
+    alice_sees = query(db_path, "SELECT namespace FROM problems ORDER BY 1", namespace="alice").fetchall()
+    bob_sees = query(db_path, "SELECT namespace FROM problems ORDER BY 1", namespace="bob").fetchall()
 
     assert alice_sees == [("alice",), ("bob",)]
     assert bob_sees == [("bob",)]

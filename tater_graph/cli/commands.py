@@ -1,4 +1,4 @@
-"""The core commands: search, ingest, sql, export, stats and migrate."""
+"""The core commands: search, ingest, export, stats and migrate."""
 
 from __future__ import annotations
 
@@ -124,32 +124,6 @@ def ingest(ctx: Context, file: Path, fmt: str, answer_format: str, embedder: str
         result = graph.ingest(rollouts)
     stderr.print(f"Ingested {result.rollouts} rollouts of {result.problems} problems: "
                  f"{result.new_nodes} new nodes, {result.new_edges} new edges.")
-
-
-@cli.command()
-@click.argument("query")
-@click.option("--json", "as_json", is_flag=True, help="Print rows as a JSON array.")
-@click.option("--jsonl", "as_jsonl", is_flag=True, help="Print one JSON object per row.")
-@click.option("--dialect", default="duckdb", show_default=True,
-              help="SQL dialect of QUERY (postgres, sqlite, ...), transpiled to DuckDB.")
-@click.option("--namespace", help="See only this bank's rows and those of banks that granted it read access.")
-@pass_context
-def sql(ctx: Context, query: str, as_json: bool, as_jsonl: bool, dialect: str, namespace: str | None) -> None:
-    """Run a read-only SQL QUERY on the graph.
-
-    \b
-    Example:
-        tater-graph sql "SELECT problem_id, count(*) FROM nodes GROUP BY ALL"
-    """
-    from tater_graph.sql import run_query
-
-    columns, rows = run_query(ctx.db, query, dialect, namespace=namespace)
-    fmt = "table"
-    if as_json:
-        fmt = "json"
-    elif as_jsonl:
-        fmt = "jsonl"
-    print_rows(columns, rows, fmt)
 
 
 @cli.command()

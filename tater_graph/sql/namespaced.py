@@ -1,13 +1,16 @@
-"""Per-namespace views for user SQL: a query in one bank sees only its rows.
+"""Per-namespace views for user SQL: a query in one bank reads only that bank's rows.
 
-On the sandboxed read-only connection, each bank table is shadowed by a
-temporary view of the same name that keeps only the rows of the namespace
-and of the namespaces that granted it read access. A query may name only
-those views and its own CTEs, unqualified: a schema- or catalog-qualified
-name (``main.nodes``) or a table function (``query_table``, ``read_csv``)
-would reach the unfiltered tables, so such queries are rejected. Tables not
-listed in :data:`NAMESPACED_TABLES` (including views other migrations add)
-are not visible in a namespaced query.
+In the sandbox instance, every table of the attached graph is shadowed by a
+temporary view of the same name. DuckDB resolves unqualified names in the
+temporary catalog first, for the user's query and for the bodies of the
+graph_* views and table macros alike, so those also read the filtered rows.
+A bank table keeps only the rows of the namespace and of the namespaces that
+granted it read access; a table this module does not know (one a later
+migration adds) is shadowed by an empty view, so it cannot leak rows.
+
+A schema- or catalog-qualified name (``graph.main.nodes``) would reach the
+unfiltered table, so a namespaced query may not use one. Table functions
+are limited to the graph's table macros and :data:`SAFE_TABLE_FUNCTIONS`.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import duckdb
 import sqlglot
 from sqlglot import exp
 
-from tater_graph.errors import QueryError
+from tater_graph.errors import QueryError, QueryRejectedError
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,127}$")
 
@@ -43,45 +46,63 @@ NAMESPACED_TABLES: dict[str, str] = {
     "meta": "true",
     "schema_version": "true",
 }
+# NOTE: a table missing here is shadowed by an empty view in a namespaced
+# query, so a migration that adds a bank table should add its filter here.
 
 
-def check_namespaced_query(sql: str, namespace: str) -> None:
-    """Raise QueryError unless ``sql`` names only unqualified bank tables and its own CTEs."""
-    _check_name(namespace)
+SAFE_TABLE_FUNCTIONS = frozenset({"range", "generate_series", "unnest"})
+
+
+def check_namespaced_query(con: duckdb.DuckDBPyConnection, sql: str, namespace: str, catalog: str) -> None:
+    """Raise QueryRejectedError if ``sql`` could read past the namespace views of ``con``."""
     statement = sqlglot.parse_one(sql, read="duckdb")
-    ctes = {cte.alias_or_name.lower() for cte in statement.find_all(exp.CTE)}
-    allowed = ", ".join(sorted(NAMESPACED_TABLES))
+    macros = set(graph_table_macros(con, catalog))
     for table in statement.find_all(exp.Table):
-        if not isinstance(table.this, exp.Identifier):
-            raise QueryError(f"table functions such as {table.this.sql('duckdb')!r} are not allowed in a query of "
-                             f"namespace {namespace!r}: query the tables {allowed}")
         if table.args.get("db") or table.args.get("catalog"):
-            raise QueryError(f"qualified table name {table.sql('duckdb')!r} is not allowed in a query of namespace "
-                             f"{namespace!r}: write the bare table name, e.g. {table.name!r}")
-        name = table.name.lower()
-        if name not in NAMESPACED_TABLES and name not in ctes:
-            raise QueryError(f"table {table.name!r} is not visible in namespace {namespace!r}: "
-                             f"query one of {allowed}")
+            raise QueryRejectedError(
+                f"qualified table name {table.sql('duckdb')!r} is not allowed in a query of namespace "
+                f"{namespace!r}, because it bypasses the namespace filter: write the bare name {table.name!r}"
+            )
+        if isinstance(table.this, exp.Identifier):
+            continue
+        name = table.this.name.lower() if isinstance(table.this, exp.Anonymous) else table.this.sql_name().lower()
+        if name not in macros and name not in SAFE_TABLE_FUNCTIONS:
+            raise QueryRejectedError(
+                f"table function {name}() is not allowed in a query of namespace {namespace!r}: use the graph "
+                f"macros ({', '.join(sorted(macros)) or 'none'}) or {', '.join(sorted(SAFE_TABLE_FUNCTIONS))}"
+            )
 
 
-def create_namespace_views(con: duckdb.DuckDBPyConnection, namespace: str) -> tuple[str, ...]:
-    """Shadow every bank table of ``con`` with a view filtered to ``namespace``; return the visible namespaces."""
+def graph_table_macros(con: duckdb.DuckDBPyConnection, catalog: str) -> list[str]:
+    """Return the names of the table macros defined in the attached graph."""
+    rows = con.execute("SELECT DISTINCT function_name FROM duckdb_functions() WHERE database_name = ? "
+                       "AND function_type = 'table_macro' ORDER BY 1", [catalog]).fetchall()
+    return [row[0] for row in rows]
+
+
+def create_namespace_views(con: duckdb.DuckDBPyConnection, namespace: str, catalog: str) -> tuple[str, ...]:
+    """Shadow every table of ``catalog`` with a temporary view filtered to ``namespace``.
+
+    Returns the namespaces whose rows the views show: ``namespace`` first,
+    then those that granted it read access.
+    """
     _check_name(namespace)
-    catalog = _quote_identifier(con.execute("SELECT current_database()").fetchall()[0][0])
-    existing = {row[0] for row in con.execute(
-        "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main' AND NOT temporary").fetchall()}
+    quoted = _quote_identifier(catalog)
+    tables = [row[0] for row in con.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE database_name = ? AND schema_name = 'main'", [catalog]
+    ).fetchall()]
     visible = [namespace]
-    if "namespace_grants" in existing:
-        owners = con.execute(f"SELECT owner FROM {catalog}.main.namespace_grants WHERE reader = ? ORDER BY owner",
+    if "namespace_grants" in tables:
+        owners = con.execute(f"SELECT owner FROM {quoted}.main.namespace_grants WHERE reader = ? ORDER BY owner",
                              [namespace]).fetchall()
         visible += [row[0] for row in owners if row[0] != namespace]
 
     literals = ", ".join(_quote_literal(name) for name in visible)
-    for table, condition in NAMESPACED_TABLES.items():
-        if table not in existing:
-            continue
-        where = condition.format(cat=catalog, ns=literals, own=_quote_literal(namespace))
-        con.execute(f"CREATE TEMP VIEW {table} AS SELECT * FROM {catalog}.main.{table} WHERE {where}")
+    for table in tables:
+        condition = NAMESPACED_TABLES.get(table, "false")
+        where = condition.format(cat=quoted, ns=literals, own=_quote_literal(namespace))
+        con.execute(f"CREATE TEMP VIEW {_quote_identifier(table)} AS SELECT * FROM {quoted}.main.{_quote_identifier(table)} "
+                    f"WHERE {where}")
     return tuple(visible)
 
 
