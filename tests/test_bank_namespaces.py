@@ -13,7 +13,8 @@ from tater_graph.bank import (
     visible_namespaces,
 )
 from tater_graph.cli import cli
-from tater_graph.errors import ConfigError, QueryError
+from tater_graph.errors import ConfigError, NotFoundError, QueryError
+from tater_graph.planner import Planner, PlannerConfig
 from tater_graph.sql import query
 from tests.conftest import make_rollout
 
@@ -216,3 +217,61 @@ def test_set_limits_replaces_earlier(graph):
     set_limits(graph.db, BankLimits("alice", max_bytes=1000, policy="quality"))
 
     assert graph.sql("SELECT max_nodes, max_bytes, policy FROM bank_limits").fetchall() == [(None, 1000, "quality")]
+
+
+def test_planner_reads_only_its_namespace(db_path):
+    question = "What is 2 + 3?"
+    for namespace, step in (("alice", "2 + 3 = 5"), ("bob", "3 + 2 = 5")):
+        with StepGraph.open(db_path, embedder="hashed", namespace=namespace) as graph:
+            graph.ingest([make_rollout(Problem(question, "5"), [step, "#### 5"], "5", True)])
+
+    with StepGraph.open(db_path, namespace="alice") as graph:
+        bob_problem = graph.sql("SELECT problem_id FROM problems WHERE namespace = 'bob'").fetchall()[0][0]
+        planner = Planner(graph, PlannerConfig(scope="any", min_similarity=0.0))
+        steps = [c.step_text for c in planner.continuations(question).continuations]
+        approximate = planner.continuations("An unseen question", ["3 + 2 = 5"]).continuations
+        similar = [s.problem_id for s in planner.similar_problems(question, k=5)]
+        with pytest.raises(NotFoundError, match="not found in namespaces alice"):
+            planner.best_path(bob_problem)
+
+    assert steps == ["2 + 3 = 5"]
+    assert all(c.problem_id != bob_problem for c in approximate)
+    assert bob_problem not in similar
+
+
+def test_planner_reads_granted_namespace(db_path):
+    fill_banks(db_path)
+    with StepGraph.open(db_path, namespace="alice") as graph:
+        grant(graph.db, "alice", "bob")
+        planner = Planner(graph)
+        similar = {s.question for s in planner.similar_problems("bob: what is 2 + 3?", k=5)}
+        path = planner.continuations("bob: what is 2 + 3?").continuations
+
+    assert similar == {"alice: what is 2 + 3?", "bob: what is 2 + 3?"}
+    assert [c.step_text for c in path] == ["2 + 3 = 5"]
+
+
+def test_planner_with_guard_skips_eval_problems(graph):
+    graph.ingest([make_rollout(Problem(QUESTION, "5"), ["2 + 3 = 5", "#### 5"], "5", True)])
+    guard = LeakageGuard("eval", ("Tom has 2 apples and buys 3 more. How many apples does he have now?",),
+                         similarity_threshold=0.8)
+
+    open_planner = Planner(graph, PlannerConfig(min_similarity=0.0))
+    guarded = Planner(graph, PlannerConfig(min_similarity=0.0), scope=retrieval_scope(graph, guard))
+
+    assert open_planner.continuations(QUESTION).continuations != ()
+    assert guarded.continuations(QUESTION).continuations == ()
+    assert guarded.similar_problems(QUESTION, k=5) == []
+
+
+def test_planner_counts_uses(graph):
+    graph.ingest([make_rollout(Problem(QUESTION, "5"), ["2 + 3 = 5", "#### 5"], "5", True)])
+    problem_id = graph.sql("SELECT problem_id FROM problems").fetchall()[0][0]
+
+    with Planner(graph) as planner:
+        planner.best_path(problem_id)
+    with Planner(graph) as planner:
+        planner.best_path(problem_id)
+
+    used = graph.sql("SELECT uses, last_used_at IS NOT NULL FROM nodes WHERE depth > 0 ORDER BY depth").fetchall()
+    assert used == [(2, True), (2, True)]
