@@ -1,11 +1,12 @@
 """Per-namespace views for user SQL: a query in one bank reads only that bank's rows.
 
 In the sandbox instance, every table of the attached graph is shadowed by a
-temporary view of the same name. DuckDB resolves unqualified names in the
-temporary catalog first, for the user's query and for the bodies of the
-graph_* views and table macros alike, so those also read the filtered rows.
+temporary view of the same name. DuckDB (2.0, checked by the tests) resolves
+unqualified names in the temporary catalog first, for the user's query and
+for the bodies of the graph_* views and table macros alike, so those also
+read the filtered rows.
 A bank table keeps only the rows of the namespace and of the namespaces that
-granted it read access; a table this module does not know (one a later
+granted it read access. A table this module does not know (one a later
 migration adds) is shadowed by an empty view, so it cannot leak rows.
 
 A schema- or catalog-qualified name (``graph.main.nodes``) would reach the
