@@ -268,3 +268,22 @@ def test_negative_limit_is_rejected():
 def test_gc_without_limits_raises(graph):
     with pytest.raises(ConfigError, match="bank limit default"):
         gc(graph, ["default"])
+
+
+def test_eviction_recounts_vote_outcomes(graph):
+    present = {row[0] for row in graph.sql("SELECT column_name FROM duckdb_columns() WHERE table_name = 'nodes'")
+               .fetchall()}
+    if "vote_graded" not in present:
+        graph.db.con.execute("ALTER TABLE nodes ADD COLUMN vote_graded BIGINT DEFAULT 0")
+        graph.db.con.execute("ALTER TABLE nodes ADD COLUMN vote_successes BIGINT DEFAULT 0")
+        graph.db.con.execute("ALTER TABLE rollouts ADD COLUMN agrees_with_vote BOOLEAN")
+    written = graph.ingest([make_rollout(P1, ["3 + 4 = 7", "#### 7"], "7", None),
+                            make_rollout(P1, ["3 + 4 = 7", "#### 8"], "8", None),
+                            make_rollout(P1, ["3 + 4 = 7", "#### 7"], "7", None)])
+    graph.db.con.execute("UPDATE rollouts SET agrees_with_vote = (answer = '7')")
+    graph.db.con.execute("UPDATE nodes SET vote_graded = 3, vote_successes = 2 WHERE depth < 2")
+
+    evict_rollouts(graph.db, [written.rollout_ids[0]])
+
+    counts = graph.sql("SELECT depth, vote_graded, vote_successes FROM nodes WHERE depth < 2 ORDER BY depth").fetchall()
+    assert counts == [(0, 2, 1), (1, 2, 1)]

@@ -188,14 +188,23 @@ def _evict(con: duckdb.DuckDBPyConnection) -> EvictionResult:
 
 
 def _recount_nodes(con: duckdb.DuckDBPyConnection) -> None:
-    """Recount the touched states that remain from the remaining rollouts (the writer's rules)."""
+    """Recount the touched states that remain from the remaining rollouts (the writer's rules).
+
+    Where the schema has majority-vote pseudo-outcomes (``rollouts.agrees_with_vote``,
+    ``nodes.vote_graded``, ``nodes.vote_successes``), those are recounted too:
+    ungraded rollouts whose stored vote agreement is known.
+    """
+    votes = _has_vote_columns(con)
+    agrees = "r.agrees_with_vote" if votes else "CAST(NULL AS BOOLEAN)"
+    vote_counts = (", count(p.rollout_id) FILTER (WHERE p.is_correct IS NULL AND p.agrees IS NOT NULL) AS vote_graded"
+                   ", count(p.rollout_id) FILTER (WHERE p.is_correct IS NULL AND p.agrees) AS vote_successes")
     con.execute(
         "CREATE OR REPLACE TEMP TABLE _tg_counts AS "
         "WITH paths AS ("
-        "  SELECT s.node_id, r.rollout_id, r.is_correct, r.terminal_node_id, r.answer FROM rollout_steps s "
-        "  JOIN rollouts r USING (rollout_id) WHERE s.node_id IN (SELECT node_id FROM _tg_touched) "
+        f"  SELECT s.node_id, r.rollout_id, r.is_correct, r.terminal_node_id, r.answer, {agrees} AS agrees "
+        "  FROM rollout_steps s JOIN rollouts r USING (rollout_id) WHERE s.node_id IN (SELECT node_id FROM _tg_touched) "
         "  UNION ALL "
-        "  SELECT n.node_id, r.rollout_id, r.is_correct, r.terminal_node_id, r.answer FROM nodes n "
+        f"  SELECT n.node_id, r.rollout_id, r.is_correct, r.terminal_node_id, r.answer, {agrees} AS agrees FROM nodes n "
         "  JOIN rollouts r USING (problem_id) WHERE n.depth = 0 AND r.n_steps > 0 "
         "  AND n.node_id IN (SELECT node_id FROM _tg_touched)"
         ") "
@@ -203,15 +212,25 @@ def _recount_nodes(con: duckdb.DuckDBPyConnection) -> None:
         "count(p.rollout_id) FILTER (WHERE p.is_correct) AS successes, "
         "count(p.rollout_id) FILTER (WHERE p.terminal_node_id = t.node_id) AS terminal_visits, "
         "arg_min(p.answer, p.rollout_id) FILTER (WHERE p.terminal_node_id = t.node_id AND p.answer IS NOT NULL) "
-        "AS answer "
+        f"AS answer{vote_counts} "
         "FROM _tg_touched t LEFT JOIN paths p USING (node_id) GROUP BY t.node_id"
     )
+    vote_update = ", vote_graded = c.vote_graded, vote_successes = c.vote_successes" if votes else ""
     con.execute(
         "UPDATE nodes SET visits = c.visits, graded = c.graded, successes = c.successes, "
-        "terminal_visits = c.terminal_visits, value = (c.successes + 1.0) / (c.graded + 2.0), answer = c.answer "
-        "FROM _tg_counts c WHERE nodes.node_id = c.node_id"
+        "terminal_visits = c.terminal_visits, value = (c.successes + 1.0) / (c.graded + 2.0), "
+        f"answer = c.answer{vote_update} FROM _tg_counts c WHERE nodes.node_id = c.node_id"
     )
     con.execute("DROP TABLE _tg_counts")
+
+
+def _has_vote_columns(con: duckdb.DuckDBPyConnection) -> bool:
+    found = con.execute(
+        "SELECT count(*) FROM duckdb_columns() WHERE database_name = current_database() AND schema_name = 'main' "
+        "AND ((table_name = 'nodes' AND column_name IN ('vote_graded', 'vote_successes')) "
+        "OR (table_name = 'rollouts' AND column_name = 'agrees_with_vote'))"
+    ).fetchall()[0][0]
+    return found == 3
 
 
 def _recount_edges(con: duckdb.DuckDBPyConnection) -> int:
