@@ -67,8 +67,8 @@ def choose_victims(con: duckdb.DuckDBPyConnection, namespace: str, order: Sequen
     """
     if free_nodes <= 0 and free_bytes <= 0:
         return VictimPlan([], 0, 0)
-    # NOTE: this loads every rollout path of the namespace into Python dicts,
-    # on the order of 100 bytes per stored step; fine for banks of a few million steps.
+    # NOTE: this loads every rollout path of the namespace into Python dicts.
+    # That costs an estimated 100 bytes per stored step, unmeasured beyond a few thousand steps.
     paths, rollout_problem, rollout_bytes = _load_paths(con, namespace)
     node_bytes = dict(con.execute(
         f"SELECT n.node_id, {NODE_BYTES_SQL} + {EDGE_BYTES_SQL.replace('e.', 'n.')} "

@@ -1,10 +1,10 @@
 """Leakage guard: keep the problems of an evaluation set out of retrieval.
 
-A stored problem is excluded when its id is listed, when its
-``question_hash`` equals the hash of an evaluation question, or when the
-cosine similarity of its stored question vector to an evaluation question's
-vector reaches the threshold (near duplicates: reworded, renumbered or
-reformatted copies). The guard's description is stored with the run in
+A stored problem is excluded when its id is listed or when its
+``question_hash`` equals the hash of an evaluation question. It is also
+excluded when the cosine similarity of its stored question vector to an
+evaluation question's vector reaches the threshold, which catches near
+duplicates: reworded, renumbered or reformatted copies. The guard's description is stored with the run in
 ``runs.leakage_guard``, so a result can be traced to the guard it ran under.
 """
 

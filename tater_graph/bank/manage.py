@@ -92,8 +92,8 @@ def gc(graph: StepGraph, namespaces: Sequence[str] | None = None, *, limits: Ban
             targets.append(stored)
 
     reports = [_collect(graph, target, policy, dry_run) for target in targets]
-    # NOTE: a full rebuild costs time in proportion to every vector in the file,
-    # not to those evicted; hnswlib's mark_deleted would be cheaper but leaves the labels allocated.
+    # NOTE: a full rebuild takes time in proportion to every vector in the file, not to those evicted.
+    # hnswlib's mark_deleted would be cheaper, but the deleted labels would keep their memory.
     if not dry_run and any(r.evicted.rollouts for r in reports):
         count = graph.index.rebuild(graph.db)
         graph.flush()

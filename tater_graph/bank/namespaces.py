@@ -1,6 +1,6 @@
 """Namespaces (banks) in one database, and the grants that share them.
 
-A namespace sees its own rows and the rows of every namespace that granted
+A namespace reads its own rows and the rows of every namespace that granted
 it read access (one level: grants are not transitive). Retrieval in the
 planner and user SQL run with :func:`visible_namespaces` as their scope.
 """

@@ -1,6 +1,6 @@
 """Eviction policies: each orders a bank's rollouts from first to last evicted.
 
-The unit of eviction is a whole rollout, so the graph never holds a partial
+The unit of eviction is a whole rollout, so the graph never contains a partial
 path. A policy only ranks; :mod:`tater_graph.bank.evict` removes the chosen
 rollouts and the states no remaining rollout reaches.
 

@@ -3,7 +3,7 @@
 The byte count estimates the payload a namespace adds to the database file
 and the HNSW index. It is not a measurement of the file, because DuckDB
 compresses columns and keeps freed blocks for reuse. Per row it counts :data:`ROW_BYTES` for the fixed-width columns
-(ids, counters, timestamps) plus the UTF-8 bytes of every text column; per
+(ids, counters, timestamps) plus the UTF-8 bytes of every text column. Per
 vector it counts the float32 array in DuckDB (:data:`VECTOR_BYTES`) and, for
 step vectors, its copy in the HNSW index (:data:`INDEX_VECTOR_BYTES`).
 """
