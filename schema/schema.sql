@@ -26,6 +26,7 @@ CREATE TABLE problems (
     question_hash VARCHAR NOT NULL,         -- BLAKE2b-128 of the whitespace- and case-folded text
     gold_answer VARCHAR,                    -- reference answer, NULL when unknown
     created_at TIMESTAMP NOT NULL DEFAULT current_timestamp,
+    vote_answer VARCHAR,                    -- (0003) majority vote of the rollouts at the last vote backup
     UNIQUE (namespace, question_hash)
 );
 
@@ -85,7 +86,8 @@ CREATE TABLE rollouts (
     wall_seconds DOUBLE NOT NULL DEFAULT 0,
     score DOUBLE,                           -- rollout score from a scorer or the source, if any
     error VARCHAR,                          -- why the sample failed; such rollouts have no steps
-    created_at TIMESTAMP NOT NULL DEFAULT current_timestamp
+    created_at TIMESTAMP NOT NULL DEFAULT current_timestamp,
+    agrees_with_vote BOOLEAN                -- (0003) answer matches problems.vote_answer; NULL before a vote backup
 );
 
 -- Reasoning states: a problem plus the multiset of normalized steps taken so far.
@@ -105,6 +107,8 @@ CREATE TABLE nodes (
     score DOUBLE,                           -- latest step score from a scorer, if any
     created_at TIMESTAMP NOT NULL DEFAULT current_timestamp,
     last_used_at TIMESTAMP,                 -- last time the planner returned this node
+    vote_graded BIGINT NOT NULL DEFAULT 0,     -- (0003) rollouts through here with no gold grade but a vote outcome
+    vote_successes BIGINT NOT NULL DEFAULT 0,  -- (0003) of those, rollouts agreeing with the majority vote
     uses BIGINT DEFAULT 0,                  -- times the planner returned this node (NULL reads as 0)
     UNIQUE (problem_id, state_key)
 );
@@ -599,6 +603,13 @@ COMMENT ON COLUMN experiences.content IS 'The step text or pattern.';
 COMMENT ON COLUMN experiences.visits IS 'Support when distilled.';
 COMMENT ON COLUMN experiences.value IS 'Node value when distilled.';
 COMMENT ON COLUMN experiences.source_rollouts IS 'Ids of the rollouts through the node.';
+
+-- ---------------------------------------------------------------------------
+-- Majority-vote outcomes (migration 0003), for problems without a gold answer.
+COMMENT ON COLUMN problems.vote_answer IS 'Majority vote of the rollouts at the last vote backup, NULL before one.';
+COMMENT ON COLUMN rollouts.agrees_with_vote IS 'Whether the answer matches problems.vote_answer, NULL before a vote backup.';
+COMMENT ON COLUMN nodes.vote_graded IS 'Rollouts through this node without a gold grade whose vote agreement is known.';
+COMMENT ON COLUMN nodes.vote_successes IS 'Of those, rollouts agreeing with the majority vote.';
 
 -- Docs of the bank tables and columns, for duckdb_tables() and duckdb_columns().
 COMMENT ON TABLE bank_limits IS 'Capacity limits of a bank (namespace), enforced by tater-graph bank gc.';

@@ -9,9 +9,10 @@ from hypothesis import HealthCheck, given, settings
 
 from tater_graph import Problem, StepGraph
 from tater_graph.bank import (
-    BankLimits, check_graph, evict_rollouts, gc, get_policy, namespace_usage, record_use, register_policy,
+    BankLimits, consistency_violations, evict_rollouts, gc, get_policy, namespace_usage, record_use, register_policy,
     EvictionPolicy,
 )
+from tater_graph.check import check_graph
 from tater_graph.errors import ConfigError
 from tests.conftest import make_rollout
 
@@ -56,7 +57,7 @@ def test_evicting_one_rollout_keeps_shared_prefix(graph):
 
     assert result.rollouts == 1
     assert result.nodes == 1  # only the "#### 8" state was the wrong rollout's alone
-    assert check_graph(graph.db.con) == {}
+    assert consistency_violations(graph.db.con) == {}
     root_visits = graph.sql("SELECT visits, graded, successes FROM nodes n JOIN problems p USING (problem_id) "
                             "WHERE p.source_id = 'p1' AND n.depth = 0").fetchall()
     assert root_visits == [(3, 2, 2)]
@@ -67,7 +68,7 @@ def test_evicting_every_rollout_of_problem_removes_it(graph):
 
     evict_rollouts(graph.db, written.rollout_ids[4:])
 
-    assert check_graph(graph.db.con) == {}
+    assert consistency_violations(graph.db.con) == {}
     assert graph.sql("SELECT count(*) FROM problems WHERE source_id = 'p2'").fetchall() == [(0,)]
     assert graph.sql("SELECT count(*) FROM problem_vectors").fetchall() == [(1,)]
     assert graph.sql("SELECT count(*) FROM nodes n JOIN problems p USING (problem_id) "
@@ -83,7 +84,7 @@ def test_problem_named_by_run_ledger_is_kept(graph):
 
     assert graph.sql("SELECT count(*) FROM problems WHERE problem_id = ?", [problem_id]).fetchall() == [(1,)]
     assert graph.sql("SELECT count(*) FROM nodes WHERE problem_id = ?", [problem_id]).fetchall() == [(0,)]
-    assert check_graph(graph.db.con) == {}
+    assert consistency_violations(graph.db.con) == {}
 
 
 def test_eviction_removes_experiences_and_scores(graph):
@@ -125,7 +126,7 @@ def test_eviction_matches_fresh_ingest_of_rest(tmp_path_factory, specs, data):
         if rest:
             fresh.ingest(rest)
 
-        assert check_graph(evicted.db.con) == {}
+        assert consistency_violations(evicted.db.con) == {}
         assert node_table(evicted) == node_table(fresh)
         assert edge_table(evicted) == edge_table(fresh)
         assert evicted.sql("SELECT count(*) FROM node_vectors").fetchall() == \
@@ -159,6 +160,8 @@ def test_index_after_gc_loads_without_rebuild(db_path):
     with StepGraph.open(db_path) as reopened:
         assert reopened.index_status == "loaded"
         assert reopened.index.count == remaining
+    report = check_graph(db_path)
+    assert report.failed == []
 
 
 @pytest.mark.parametrize("policy", ["lru", "fifo", "lfu", "quality"])
@@ -169,7 +172,7 @@ def test_gc_reaches_node_limit(graph, policy):
 
     assert report.within_limits
     assert report.after.nodes <= 6
-    assert check_graph(graph.db.con) == {}
+    assert consistency_violations(graph.db.con) == {}
 
 
 def test_gc_reaches_byte_limit(graph):

@@ -11,7 +11,7 @@ one database file and one HNSW index.
 ...     gc(graph)
 """
 
-from tater_graph.bank.check import check_graph
+from tater_graph.bank.check import consistency_violations
 from tater_graph.bank.evict import EvictionResult, choose_victims, evict_rollouts
 from tater_graph.bank.leakage import LeakageGuard, excluded_problems, record_guard
 from tater_graph.bank.manage import (
@@ -24,7 +24,7 @@ from tater_graph.bank.usage import BankUsage, namespace_usage
 
 __all__ = [
     "POLICIES", "BankLimits", "BankUsage", "EvictionPolicy", "EvictionResult", "GcReport", "LeakageGuard",
-    "RetrievalScope", "bank_stats", "check_graph", "check_namespace", "choose_victims", "evict_rollouts",
+    "RetrievalScope", "bank_stats", "consistency_violations", "check_namespace", "choose_victims", "evict_rollouts",
     "excluded_problems", "gc", "get_limits", "get_policy", "grant", "namespace_usage", "quality_policy",
     "record_guard", "record_use", "register_policy", "retrieval_scope", "revoke", "set_limits", "vacuum",
     "visible_namespaces",

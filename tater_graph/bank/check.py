@@ -56,7 +56,7 @@ CHECKS: dict[str, str] = {
 }
 
 
-def check_graph(con: duckdb.DuckDBPyConnection, limit: int = 5) -> dict[str, list[tuple]]:
+def consistency_violations(con: duckdb.DuckDBPyConnection, limit: int = 5) -> dict[str, list[tuple]]:
     """Run every check; return the failed ones with up to ``limit`` offending rows each."""
     failures = {}
     for name, query in CHECKS.items():
