@@ -14,7 +14,7 @@ from tater_graph.bank import (
 )
 from tater_graph.check import check_graph
 from tater_graph.errors import ConfigError
-from tests.conftest import make_rollout
+from conftest import make_rollout
 
 P1 = Problem("Ann has 3 pens and buys 4 more. How many pens?", "7", "test", "p1")
 P2 = Problem("A box holds 5 eggs. How many eggs in 2 boxes?", "10", "test", "p2")

@@ -16,7 +16,7 @@ from tater_graph.cli import cli
 from tater_graph.errors import ConfigError, NotFoundError, QueryError
 from tater_graph.planner import Planner, PlannerConfig
 from tater_graph.sql import query
-from tests.conftest import make_rollout
+from conftest import make_rollout
 
 QUESTION = "Tom has 2 apples and buys 3 more. How many apples does he have?"
 
