@@ -68,3 +68,21 @@ def test_search_unknown_scorer_is_error(tmp_path):
 
     assert result.exit_code == 1
     assert "did you mean 'arithmetic'" in str(result.exception)
+
+
+def test_leakage_guard_blocks_reuse_of_evaluated_problems(tmp_path):
+    db = tmp_path / "g.duckdb"
+    first = run_search(db)
+
+    guarded = run_search(db, "--reuse", "--leakage-guard")
+
+    assert guarded["reused tokens"] == 0
+    assert guarded["generated tokens"] == first["generated tokens"]
+    result = CliRunner().invoke(cli, ["--db", str(db), "sql", "SELECT leakage_guard FROM runs ORDER BY run_id",
+                                      "--json"])
+    records = [row["leakage_guard"] for row in json.loads(result.stdout)]
+    assert records[0] is None
+    guard = json.loads(records[1])
+    assert guard["name"] == "processbench-gsm8k[0:3]"
+    assert guard["questions"] == 3
+    assert guard["excluded_problems"] == 3

@@ -10,7 +10,7 @@ from tater_graph.errors import ConfigError, ContextOverflowError, ModelError
 from tater_graph.model.base import GenerationRequest, ModelBackend
 from tater_graph.model.replay import ReplayModel, estimate_tokens
 from tater_graph.prompts import STOP, build_prompt
-from tests.conftest import make_rollout
+from conftest import make_rollout
 
 QUESTION = "Tom has 2 apples and buys 3 more. How many apples does he have?"
 

@@ -11,7 +11,7 @@ from tater_graph.search import SearchConfig
 from tater_graph.search.common import rollout_seed
 from tater_graph.search.beam import Beam, BeamConfig, beam_search, prune
 from tater_graph.search.recycling import RecyclingConfig
-from tests.conftest import make_rollout
+from conftest import make_rollout
 
 GOOD = ["Tom starts with 2 apples.", "He buys 3 more, so 2 + 3 = 5.", "#### 5"]
 BAD_STEP = "Tom eats 3 apples, so 2 - 3 = -1."

@@ -12,7 +12,7 @@ from tater_graph.search import SearchConfig, best_of_n
 from tater_graph.search.common import rollout_seed
 from tater_graph.search.recycling import RecyclingConfig, vote_decided
 from tater_graph.search.sampling import RESAMPLE_STRIDE
-from tests.conftest import make_rollout
+from conftest import make_rollout
 
 GOOD = ["Tom starts with 2 apples.", "He buys 3 more, so 2 + 3 = 5.", "#### 5"]
 BAD_STEP = "Tom eats 3 apples, so 2 - 3 = -1."

@@ -58,12 +58,16 @@ RECYCLE_CHOICES = ["all", "none", "reuse", "prefix", "negative", "cross-problem"
               help="Beam: the maximum number of steps.")
 @click.option("--scorer", default="arithmetic", show_default=True,
               help="Beam: the step scorer (arithmetic, graph-value or self-eval).")
+@click.option("--leakage-guard", is_flag=True,
+              help="Keep this run's problems and their near duplicates (question cosine similarity >= 0.95) "
+                   "out of retrieval, and record the guard on the run.")
 @click.option("--json", "as_json", is_flag=True, help="Print the run summary as JSON.")
 @pass_context
 def search(ctx: Context, dataset: str, limit: int, offset: int, n: int, strategy: str, model_path: Path | None,
            server: str | None, model_name: str, n_ctx: int, max_tokens: int, temperature: float, seed: int,
            shots: int, embedder: str | None, replay: str | None, recycle: tuple[str, ...], width: int,
-           expansions: int, max_depth: int, scorer: str, as_json: bool, **switches: bool | None) -> None:
+           expansions: int, max_depth: int, scorer: str, leakage_guard: bool, as_json: bool,
+           **switches: bool | None) -> None:
     """Run test-time search on bundled problems and store every rollout.
 
     Recycling modes reuse what the graph already holds; the run summary
@@ -88,8 +92,11 @@ def search(ctx: Context, dataset: str, limit: int, offset: int, n: int, strategy
                                                                                      n_ctx)
 
     with StepGraph.open(ctx.db, embedder=embedder) as graph, _progress() as progress:
+        guard = scope = None
+        if leakage_guard:
+            guard, scope, options["planner"] = _guarded_planner(graph, dataset, offset, problems)
         if strategy == "beam":
-            options.update(_beam_options(width, expansions, max_depth, scorer, graph, model))
+            options.update(_beam_options(width, expansions, max_depth, scorer, graph, model, options.get("planner")))
         task = progress.add_task(f"{strategy} n={n}", total=len(problems), correct=0)
         correct = 0
 
@@ -102,6 +109,10 @@ def search(ctx: Context, dataset: str, limit: int, offset: int, n: int, strategy
                              f"{result.generated_tokens} tokens, {result.wall_seconds:.1f} s, {correct} correct so far")
 
         summary = run(graph, model, problems, config, dataset=dataset, progress=advance, **options)
+        if guard is not None:
+            from tater_graph.bank.leakage import record_guard
+
+            record_guard(graph.db, summary.run_id, guard, len(scope.excluded_problem_ids))
 
     rows = [
         ("run", summary.run_id), ("problems", summary.n_problems), ("correct", summary.n_correct),
@@ -130,13 +141,25 @@ def _recycling_config(recycle: tuple[str, ...], switches: dict[str, bool | None]
     return replace(config, **overrides)
 
 
-def _beam_options(width: int, expansions: int, max_depth: int, scorer: str, graph, model) -> dict[str, object]:
+def _guarded_planner(graph, dataset: str, offset: int, problems):
+    """Return a leakage guard over ``problems``, its retrieval scope, and a planner reading through it."""
+    from tater_graph.bank.leakage import LeakageGuard
+    from tater_graph.bank.scope import retrieval_scope
+    from tater_graph.planner import Planner
+
+    guard = LeakageGuard.from_problems(f"{dataset}[{offset}:{offset + len(problems)}]", problems)
+    scope = retrieval_scope(graph, guard)
+    return guard, scope, Planner(graph, scope=scope)
+
+
+def _beam_options(width: int, expansions: int, max_depth: int, scorer: str, graph, model,
+                  planner=None) -> dict[str, object]:
     """Return the beam settings and the named step scorer, given what it reads (graph or model)."""
     from tater_graph.planner import Planner
     from tater_graph.scorers import get_scorer
     from tater_graph.search.beam import BeamConfig
 
-    planner = Planner(graph)
+    planner = planner or Planner(graph)
     scorer_options = {"graph-value": {"planner": planner}, "self-eval": {"model": model}}.get(scorer, {})
     return {"beam": BeamConfig(width=width, expansions=expansions, max_depth=max_depth),
             "scorer": get_scorer(scorer, **scorer_options), "planner": planner}

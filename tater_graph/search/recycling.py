@@ -170,8 +170,15 @@ class BankContext:
 
 def recall(graph: StepGraph, planner: Planner | None, model: ModelBackend, problem: Problem,
            recycling: RecyclingConfig, limit: int) -> BankContext:
-    """Return what the enabled modes take from the bank for ``problem``."""
+    """Return what the enabled modes take from the bank for ``problem``.
+
+    Under a leakage guard (the planner's scope), a guarded problem's own
+    stored rollouts and states are never reused.
+    """
     problem_id = stored_problem_id(graph, problem.question)
+    guard = planner.scope.guard if planner is not None else None
+    if guard is not None and question_hash(problem.question) in guard.question_hashes:
+        problem_id = None
     stored: tuple[StoredRollout, ...] = ()
     if recycling.reuse_stored and problem_id is not None:
         stored = stored_rollouts(graph, model, problem_id, limit)
