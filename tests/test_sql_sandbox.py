@@ -302,3 +302,11 @@ def test_memory_limit_stops_large_query(small_db):
 def test_invalid_memory_limit_is_config_error(small_db):
     with pytest.raises(errors.ConfigError, match="invalid sandbox limits"):
         query(small_db, "SELECT 1", limits=SandboxLimits(memory_limit="lots"))
+
+
+def test_lone_surrogate_is_rejected_cleanly():
+    from tater_graph.errors import QueryRejectedError
+    from tater_graph.sql.check import check_query
+
+    with pytest.raises(QueryRejectedError, match="not valid Unicode"):
+        check_query("SELECT '\ud800'")

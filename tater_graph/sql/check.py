@@ -78,6 +78,11 @@ def check_query(query: str, dialect: str = "duckdb") -> CheckedQuery:
     True
     """
     _check_dialect(dialect)
+    try:
+        query.encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise QueryRejectedError(f"the query contains a character that is not valid Unicode text "
+                                 f"({query[error.start]!r} at position {error.start}): remove it") from error
     text = _strip_one_semicolon(query, dialect)
     statement = _parse_one(text, dialect)
 
