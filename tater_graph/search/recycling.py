@@ -177,6 +177,8 @@ def recall(graph: StepGraph, planner: Planner | None, model: ModelBackend, probl
     """
     problem_id = stored_problem_id(graph, problem.question)
     guard = planner.scope.guard if planner is not None else None
+    # NOTE: the scope's excluded ids are fixed when the run starts, so a guarded problem first
+    # stored during the run is skipped here by hash but can still appear in other problems' hints.
     if guard is not None and question_hash(problem.question) in guard.question_hashes:
         problem_id = None
     stored: tuple[StoredRollout, ...] = ()
