@@ -100,6 +100,10 @@ class QueryRowLimitError(QueryError):
     """Raised when a query returns more rows than its row limit."""
 
 
+class ExportError(TaterGraphError):
+    """Raised when an export or report cannot be written; no partial output file is left."""
+
+
 class NotFoundError(TaterGraphError, KeyError):
     """Raised when a problem, run, node or rollout id does not exist."""
 

@@ -1,4 +1,4 @@
-"""The core commands: search, ingest, export, stats and migrate."""
+"""The core commands: search, ingest, stats and migrate."""
 
 from __future__ import annotations
 
@@ -124,28 +124,6 @@ def ingest(ctx: Context, file: Path, fmt: str, answer_format: str, embedder: str
         result = graph.ingest(rollouts)
     stderr.print(f"Ingested {result.rollouts} rollouts of {result.problems} problems: "
                  f"{result.new_nodes} new nodes, {result.new_edges} new edges.")
-
-
-@cli.command()
-@click.option("--problem", "problem_id", type=int, required=True, help="Problem id (see the problems table).")
-@click.option("--format", "fmt", type=click.Choice(["graphml", "json"]), default="graphml", show_default=True)
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
-              help="Output file (default: problem-ID.FORMAT).")
-@pass_context
-def export(ctx: Context, problem_id: int, fmt: str, output: Path | None) -> None:
-    """Write one problem's step DAG as GraphML or node-link JSON.
-
-    \b
-    Example:
-        tater-graph export --problem 1 --format graphml -o p1.graphml
-    """
-    from tater_graph.export import problem_graph, write_graph
-    from tater_graph.store.database import Database
-
-    with Database(ctx.db, read_only=True) as db:
-        graph = problem_graph(db, problem_id)
-    path = write_graph(graph, output or Path(f"problem-{problem_id}.{fmt}"), fmt)
-    stderr.print(f"Wrote {graph.number_of_nodes()} nodes and {graph.number_of_edges()} edges to {path}")
 
 
 @cli.command()

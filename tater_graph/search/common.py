@@ -10,6 +10,8 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+import duckdb
+
 from tater_graph.answers import ANSWER_FORMATS, answers_match, extract_answer
 from tater_graph.errors import ConfigError, ModelError
 from tater_graph.graph import StepGraph
@@ -111,8 +113,16 @@ class RunRecorder:
             )
 
     def record(self, result: ProblemResult) -> None:
+        """Insert the problem's ledger row in its own statement and add it to the run."""
+        self.insert_row(self.graph.db.con, result)
         self.results.append(result)
-        self.graph.db.con.execute(
+
+    def insert_row(self, con: duckdb.DuckDBPyConnection, result: ProblemResult) -> None:
+        """Insert the problem's ledger row on ``con`` (inside a caller's transaction).
+
+        The caller adds ``result`` to :attr:`results` once that transaction commits.
+        """
+        con.execute(
             "INSERT INTO run_problems VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [self.run_id, result.problem_id, result.answer, result.is_correct, result.n_rollouts,
              result.prompt_tokens, result.generated_tokens, result.reused_tokens, result.model_calls,

@@ -87,7 +87,10 @@ def check_query(query: str, dialect: str = "duckdb") -> CheckedQuery:
 
     if dialect == "duckdb":
         return CheckedQuery(text, transpiled=False)
-    return CheckedQuery(statement.sql(dialect="duckdb"), transpiled=True)
+    try:
+        return CheckedQuery(statement.sql(dialect="duckdb"), transpiled=True)
+    except RecursionError as error:
+        raise InvalidQueryError("invalid SQL: expressions nested too deeply to translate; simplify the query") from error
 
 
 def _check_dialect(dialect: str) -> None:
@@ -129,6 +132,8 @@ def _parse_one(text: str, dialect: str) -> exp.Expression:
             statements = sqlglot.parse(text, read=dialect)
     except ParseError as error:
         raise _syntax_error(text, error) from error
+    except RecursionError as error:  # sqlglot parses nested expressions recursively
+        raise InvalidQueryError("invalid SQL: expressions nested too deeply to parse; simplify the query") from error
     statements = [s for s in statements if s is not None]
     if len(statements) != 1:
         raise QueryRejectedError(f"expected exactly one SQL statement, got {len(statements)}: run queries one at a time")
