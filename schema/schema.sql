@@ -48,7 +48,8 @@ CREATE TABLE runs (
     generated_tokens BIGINT NOT NULL DEFAULT 0,   -- tokens sampled from the model
     reused_tokens BIGINT NOT NULL DEFAULT 0,      -- step tokens taken from the graph instead of generated
     model_calls BIGINT NOT NULL DEFAULT 0,
-    wall_seconds DOUBLE NOT NULL DEFAULT 0
+    wall_seconds DOUBLE NOT NULL DEFAULT 0,
+    leakage_guard JSON                      -- the evaluation-set exclusion retrieval used; NULL when off
 );
 
 -- The per-problem ledger of a run: voted answer, grade and compute.
@@ -108,6 +109,7 @@ CREATE TABLE nodes (
     last_used_at TIMESTAMP,                 -- last time the planner returned this node
     vote_graded BIGINT NOT NULL DEFAULT 0,     -- (0003) rollouts through here with no gold grade but a vote outcome
     vote_successes BIGINT NOT NULL DEFAULT 0,  -- (0003) of those, rollouts agreeing with the majority vote
+    uses BIGINT DEFAULT 0,                  -- times the planner returned this node (NULL reads as 0)
     UNIQUE (problem_id, state_key)
 );
 
@@ -164,6 +166,34 @@ CREATE TABLE experiences (
     source_rollouts BIGINT[] NOT NULL,      -- rollouts through the node
     created_at TIMESTAMP NOT NULL DEFAULT current_timestamp,
     UNIQUE (node_id, kind)
+);
+
+-- Capacity limits of a bank (namespace), enforced by `tater-graph bank gc`.
+CREATE TABLE bank_limits (
+    namespace VARCHAR PRIMARY KEY,
+    max_nodes BIGINT,                       -- most nodes the bank may keep; NULL: no limit
+    max_bytes BIGINT,                       -- most estimated stored bytes (see tater_graph/bank.py); NULL: no limit
+    policy VARCHAR NOT NULL DEFAULT 'lru',  -- eviction policy: lru, fifo, lfu, quality
+    updated_at TIMESTAMP NOT NULL DEFAULT current_timestamp
+);
+
+-- Sharing between banks: reader may retrieve from and query the rows of owner.
+CREATE TABLE namespace_grants (
+    reader VARCHAR NOT NULL,                -- the namespace that gains read access
+    owner VARCHAR NOT NULL,                 -- the namespace whose rows it may read
+    granted_at TIMESTAMP NOT NULL DEFAULT current_timestamp,
+    PRIMARY KEY (reader, owner)
+);
+
+-- One row per eviction pass that removed rollouts from a bank.
+CREATE TABLE bank_evictions (
+    eviction_id BIGINT PRIMARY KEY,
+    namespace VARCHAR NOT NULL,
+    policy VARCHAR NOT NULL,                -- lru, fifo, lfu, quality
+    rollouts BIGINT NOT NULL,               -- rollouts removed
+    nodes BIGINT NOT NULL,                  -- nodes removed
+    bytes BIGINT NOT NULL,                  -- estimated stored bytes freed
+    evicted_at TIMESTAMP NOT NULL DEFAULT current_timestamp
 );
 
 CREATE INDEX rollouts_problem ON rollouts (problem_id);
@@ -580,3 +610,18 @@ COMMENT ON COLUMN problems.vote_answer IS 'Majority vote of the rollouts at the 
 COMMENT ON COLUMN rollouts.agrees_with_vote IS 'Whether the answer matches problems.vote_answer, NULL before a vote backup.';
 COMMENT ON COLUMN nodes.vote_graded IS 'Rollouts through this node without a gold grade whose vote agreement is known.';
 COMMENT ON COLUMN nodes.vote_successes IS 'Of those, rollouts agreeing with the majority vote.';
+
+-- Docs of the bank tables and columns, for duckdb_tables() and duckdb_columns().
+COMMENT ON TABLE bank_limits IS 'Capacity limits of a bank (namespace), enforced by tater-graph bank gc.';
+COMMENT ON TABLE namespace_grants IS 'Sharing between banks: reader may retrieve from and query the rows of owner.';
+COMMENT ON TABLE bank_evictions IS 'One row per eviction pass that removed rollouts from a bank.';
+COMMENT ON COLUMN nodes.uses IS 'Times the planner returned this node (NULL reads as 0).';
+COMMENT ON COLUMN runs.leakage_guard IS 'The evaluation-set exclusion that retrieval used, as JSON; NULL when off.';
+COMMENT ON COLUMN bank_limits.max_nodes IS 'Maximum nodes the bank may keep; NULL for no limit.';
+COMMENT ON COLUMN bank_limits.max_bytes IS 'Maximum estimated stored bytes (rows, vectors, index entries); NULL for no limit.';
+COMMENT ON COLUMN bank_limits.policy IS 'Eviction policy: lru, fifo, lfu or quality.';
+COMMENT ON COLUMN namespace_grants.reader IS 'The namespace that gains read access.';
+COMMENT ON COLUMN namespace_grants.owner IS 'The namespace whose rows it may read.';
+COMMENT ON COLUMN bank_evictions.rollouts IS 'Rollouts removed.';
+COMMENT ON COLUMN bank_evictions.nodes IS 'Nodes removed.';
+COMMENT ON COLUMN bank_evictions.bytes IS 'Estimated stored bytes freed.';

@@ -20,10 +20,14 @@ are ranked by value, then visits. Children whose value is at most
 gold or vote outcome are dead ends: returned apart and never as
 continuations.
 
-The planner records when it returned a node in ``nodes.last_used_at`` (bank
-eviction reads it). Those writes are batched: they reach the database every
-``touch_batch`` nodes, on :meth:`Planner.flush`, and when a ``with`` block
-ends.
+The planner records when it returned a node in ``nodes.last_used_at`` and
+counts it in ``nodes.uses`` (bank eviction reads both). Those writes are
+batched: they reach the database every ``touch_batch`` nodes, on
+:meth:`Planner.flush`, and when a ``with`` block ends.
+
+Retrieval reads only the problems of its :class:`~tater_graph.bank.RetrievalScope`:
+the graph's namespace, the namespaces that granted it read access, minus the
+problems a leakage guard excludes.
 """
 
 from __future__ import annotations
@@ -38,6 +42,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from tater_graph.bank.namespaces import visible_namespaces
+from tater_graph.bank.scope import RetrievalScope
 from tater_graph.errors import ConfigError, NotFoundError
 from tater_graph.graph import StepGraph
 from tater_graph.steps import normalize_step
@@ -237,11 +243,18 @@ class Planner:
     Args:
         graph: the open step graph (read-only graphs work; ``last_used_at`` is then not written).
         config: planner settings.
+        scope: the problems retrieval may read (build one with
+            :func:`tater_graph.bank.retrieval_scope`); default: the graph's
+            namespace and the namespaces that granted it read access.
     """
 
-    def __init__(self, graph: StepGraph, config: PlannerConfig = PlannerConfig()):
+    def __init__(self, graph: StepGraph, config: PlannerConfig = PlannerConfig(),
+                 scope: RetrievalScope | None = None):
         self.graph = graph
         self.config = config
+        if scope is None:
+            scope = RetrievalScope(graph.namespace, visible_namespaces(graph.db.cursor(), graph.namespace))
+        self.scope = scope
         self._local = threading.local()
         self._touched: set[int] = set()
         self._touch_lock = threading.Lock()
@@ -400,8 +413,10 @@ class Planner:
         if not ids or self.graph.db.read_only:
             return
         with self.graph.db._lock:
+            # NOTE: uses counts the batches a node was returned in, not every return within one batch.
             self.graph.db.con.execute(
-                f"UPDATE nodes SET last_used_at = ? WHERE node_id IN ({_id_list(ids)})", [datetime.now()]
+                f"UPDATE nodes SET last_used_at = ?, uses = coalesce(uses, 0) + 1 WHERE node_id IN ({_id_list(ids)})",
+                [datetime.now()],
             )
         logger.debug("recorded last use of %d nodes", len(ids))
 
@@ -418,16 +433,21 @@ class Planner:
         cursor = self._cursor()
         if isinstance(problem, bool) or not isinstance(problem, (int, str)):
             raise ConfigError(f"invalid problem {problem!r}: give a problem id (int) or the question text (str)")
+        condition, params = self.scope.problem_filter()
         if isinstance(problem, int):
-            rows = cursor.execute("SELECT question FROM problems WHERE problem_id = ?", [problem]).fetchall()
+            rows = cursor.execute(f"SELECT question FROM problems WHERE problem_id = ? AND {condition}",
+                                  [problem, *params]).fetchall()
             if not rows:
-                raise NotFoundError(f"problem {problem} not found: list ids with "
+                raise NotFoundError(f"problem {problem} not found in namespaces {', '.join(self.scope.namespaces)} "
+                                    "(or excluded by the leakage guard): list ids with "
                                     "`tater-graph sql \"SELECT problem_id, question FROM problems\"`")
             return problem, rows[0][0]
         if not problem.strip():
             raise ConfigError("the question is empty: give the problem text or its id")
-        rows = cursor.execute("SELECT problem_id FROM problems WHERE namespace = ? AND question_hash = ?",
-                              [self.graph.namespace, question_hash(problem)]).fetchall()
+        # The graph's own namespace first, when a granted namespace stores the same question too.
+        rows = cursor.execute(f"SELECT problem_id FROM problems WHERE question_hash = ? AND {condition} "
+                              "ORDER BY namespace <> ?, problem_id",
+                              [question_hash(problem), *params, self.scope.namespace]).fetchall()
         return (rows[0][0] if rows else None), problem
 
     def _match_state(self, problem_id: int | None, question: str, steps: list[str]) -> tuple[list[_Match], bool]:
@@ -514,7 +534,7 @@ class Planner:
     def _scope_problems(self, problem_id: int | None, question: str) -> set[int] | None:
         """Return the problem ids an approximate lookup may match, or None for any problem."""
         if self.config.scope == "any":
-            return None
+            return self._any_scope()
         scope = set() if problem_id is None else {problem_id}
         if self.config.scope == "similar":
             ranked = self._rank_problems(question, scope, self.config.scope_problems)
@@ -629,10 +649,10 @@ class Planner:
         stamp = cursor.execute("SELECT count(*), coalesce(max(problem_id), 0) FROM problem_vectors").fetchall()[0]
         if self._problem_matrix is not None and self._problem_matrix[0] == stamp:
             return self._problem_matrix[1], self._problem_matrix[2]
+        condition, params = self.scope.problem_filter("v.problem_id")
         table = cursor.sql(
-            "SELECT v.problem_id, v.embedding FROM problem_vectors v JOIN problems p USING (problem_id) "
-            "WHERE p.namespace = ? ORDER BY v.problem_id",
-            params=[self.graph.namespace],
+            f"SELECT v.problem_id, v.embedding FROM problem_vectors v WHERE {condition} ORDER BY v.problem_id",
+            params=params,
         ).to_arrow_table()
         ids = table.column("problem_id").to_numpy()
         dim = self.graph.index.dim
@@ -671,6 +691,17 @@ class Planner:
             cursor = self.graph.db.cursor()
             self._local.cursor = cursor
         return cursor
+
+    def _any_scope(self) -> set[int] | None:
+        """Return the problems in scope, or None when the scope is the whole database (no filter needed)."""
+        if not self.scope.excluded_problem_ids:
+            placeholders = ", ".join("?" for _ in self.scope.namespaces)
+            outside = self._cursor().execute(
+                f"SELECT count(*) FROM problems WHERE namespace NOT IN ({placeholders})", list(self.scope.namespaces)
+            ).fetchall()[0][0]
+            if outside == 0:
+                return None
+        return set(self.scope.allowed_problem_ids(self.graph))
 
     def _touch(self, node_ids: Sequence[int]) -> None:
         with self._touch_lock:

@@ -11,5 +11,6 @@ from tater_graph.cli import export, report  # noqa: F401
 from tater_graph.cli import planner  # noqa: F401  (registers continue and experience)
 from tater_graph.cli import check  # noqa: F401
 from tater_graph.cli import sql  # noqa: F401
+from tater_graph.cli import bank  # noqa: F401  (registers the bank commands)
 
 __all__ = ["cli", "main"]

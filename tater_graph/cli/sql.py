@@ -28,9 +28,10 @@ pass_context = click.make_pass_decorator(Context)
 @click.option("--max-rows", type=click.IntRange(min=1), default=100_000, show_default=True,
               help="Stop the query when it returns more rows than this.")
 @click.option("--memory-limit", default=None, help="DuckDB memory limit for the query, such as 2GB.")
+@click.option("--namespace", help="Read only this bank's rows and those of the banks that granted it read access.")
 @pass_context
 def sql(ctx: Context, query: str, as_json: bool, as_jsonl: bool, as_csv: bool, parquet_file: Path | None,
-        dialect: str, timeout: float, max_rows: int, memory_limit: str | None) -> None:
+        dialect: str, timeout: float, max_rows: int, memory_limit: str | None, namespace: str | None) -> None:
     """Run one read-only SQL QUERY on the graph (QUERY - reads it from stdin).
 
     Query the graph_* views and the graph macros path_to_root, subtree,
@@ -54,7 +55,7 @@ def sql(ctx: Context, query: str, as_json: bool, as_jsonl: bool, as_csv: bool, p
         query = sys.stdin.read()
 
     limits = SandboxLimits(timeout_s=timeout, max_rows=max_rows, memory_limit=memory_limit)
-    relation = run_query(ctx.db, query, dialect=dialect, limits=limits)
+    relation = run_query(ctx.db, query, dialect=dialect, limits=limits, namespace=namespace)
 
     if parquet_file is not None:
         _write_parquet(relation.to_arrow_table(), parquet_file)

@@ -45,6 +45,7 @@ from tater_graph.errors import (
     QueryTimeoutError,
 )
 from tater_graph.sql.check import check_query
+from tater_graph.sql.namespaced import check_namespaced_query, create_namespace_views
 from tater_graph.sql.diagnostics import (
     DuckDBErrorDetail,
     catalog_names,
@@ -100,7 +101,7 @@ class SandboxLimits:
 
 
 def query(db: str | os.PathLike[str], sql: str, *, dialect: str = "duckdb",
-          limits: SandboxLimits = SandboxLimits()) -> duckdb.DuckDBPyRelation:
+          limits: SandboxLimits = SandboxLimits(), namespace: str | None = None) -> duckdb.DuckDBPyRelation:
     """Run one read-only query on the graph at ``db`` through both sandbox layers.
 
     Returns a DuckDB relation over the materialized result, so ``.df()``,
@@ -119,7 +120,7 @@ def query(db: str | os.PathLike[str], sql: str, *, dialect: str = "duckdb",
         rows = query("bank.duckdb", "SELECT * FROM best_path(1)").fetchall()
     """
     checked = check_query(sql, dialect)
-    table = run_sandboxed(db, checked.sql, limits, transpiled=checked.transpiled)
+    table = run_sandboxed(db, checked.sql, limits, transpiled=checked.transpiled, namespace=namespace)
     return _results_connection().from_arrow(table)
 
 
@@ -138,22 +139,29 @@ def _results_connection() -> duckdb.DuckDBPyConnection:
 
 
 def run_sandboxed(db: str | os.PathLike[str], sql: str, limits: SandboxLimits = SandboxLimits(), *,
-                  transpiled: bool = False) -> pa.Table:
+                  transpiled: bool = False, namespace: str | None = None) -> pa.Table:
     """Run DuckDB SQL in the sandboxed instance only (the second layer) and return the rows.
 
     :func:`query` calls this after the sqlglot check; tests call it directly
     to show that this layer alone also rejects every attack.
     """
-    con = open_sandbox(db, limits)
+    con = open_sandbox(db, limits, namespace=namespace)
     try:
+        if namespace is not None:
+            check_namespaced_query(con, sql, namespace, GRAPH_CATALOG)
         _check_one_select(con, sql, transpiled)
         return _fetch_with_limits(con, sql, limits, transpiled)
     finally:
         con.close()
 
 
-def open_sandbox(db: str | os.PathLike[str], limits: SandboxLimits = SandboxLimits()) -> duckdb.DuckDBPyConnection:
-    """Return a new in-memory DuckDB connection with the graph attached read-only and the configuration locked."""
+def open_sandbox(db: str | os.PathLike[str], limits: SandboxLimits = SandboxLimits(), *,
+                 namespace: str | None = None) -> duckdb.DuckDBPyConnection:
+    """Return a new in-memory DuckDB connection with the graph attached read-only and the configuration locked.
+
+    With ``namespace``, every table is shadowed by a view of that bank's rows
+    and those of the banks that granted it read access (see :mod:`tater_graph.sql.namespaced`).
+    """
     path = Path(db)
     if not path.is_file():
         raise QueryError(f"database {path} not found: check --db, or create it with a search or an ingest")
@@ -170,6 +178,8 @@ def open_sandbox(db: str | os.PathLike[str], limits: SandboxLimits = SandboxLimi
         con.execute("SET enable_progress_bar = false")
         _attach(con, path)
         con.execute(f"USE {GRAPH_CATALOG}")
+        if namespace is not None:
+            create_namespace_views(con, namespace, GRAPH_CATALOG)
         con.execute("SET enable_external_access = false")
         con.execute("SET lock_configuration = true")
     except BaseException:
