@@ -9,10 +9,13 @@ Registered by name in :data:`SCORERS`; build one with :func:`get_scorer`.
   when any fails, 0.5 when the step makes none (see
   :mod:`tater_graph.arithmetic`).
 - ``self-eval``: the model's own judgement, read from token
-  log-probabilities. ``mode="judge"`` asks whether the latest step is
-  correct and returns P(Yes) / (P(Yes) + P(No)); ``mode="confidence"``
-  returns the geometric mean probability of the step's tokens,
-  ``exp(mean log p)``.
+  log-probabilities. ``mode="confidence"`` (the default) returns the
+  geometric mean probability of the step's tokens, ``exp(mean log p)``.
+  ``mode="judge"`` prompts whether the latest step is correct and returns
+  P(Yes) / (P(Yes) + P(No)). With the bundled Gemma 3 270M, ranking 40
+  GSM8K reference steps against their corrupted copies gave an AUC of
+  0.85 for confidence and 0.425 for judge (``tools/bench_planner.py
+  --self-eval 40``).
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from tater_graph.planner import Planner
 from tater_graph.prompts import build_prompt
 
 JUDGE_QUESTION = "Is the last step correct? Answer Yes or No.\nAnswer:"
-SELF_EVAL_MODES = ("judge", "confidence")
+SELF_EVAL_MODES = ("confidence", "judge")
 
 
 @runtime_checkable
@@ -89,13 +92,13 @@ class SelfEvalScorer:
         model: any backend with ``continuation_logprobs`` (the llama.cpp
             model reads them through a logits processor; the fake model
             scripts them).
-        mode: ``"judge"`` or ``"confidence"`` (see the module docstring).
+        mode: ``"confidence"`` or ``"judge"`` (see the module docstring).
         yes, no: the continuations compared in judge mode.
     """
 
     name = "self-eval"
 
-    def __init__(self, model: TokenLogprobs, mode: str = "judge", yes: str = " Yes", no: str = " No"):
+    def __init__(self, model: TokenLogprobs, mode: str = "confidence", yes: str = " Yes", no: str = " No"):
         if mode not in SELF_EVAL_MODES:
             raise ConfigError(f"invalid self-eval mode {mode!r}: use one of {', '.join(SELF_EVAL_MODES)}")
         if not isinstance(model, TokenLogprobs):

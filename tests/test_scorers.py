@@ -76,7 +76,7 @@ def test_registry_builds_each_scorer(graph):
     fake = FakeModel({})
 
     built = [get_scorer("arithmetic"), get_scorer("graph-value", planner=Planner(graph)),
-             get_scorer("self-eval", model=fake, mode="confidence")]
+             get_scorer("self-eval", model=fake)]
 
     assert [s.name for s in built] == ["arithmetic", "graph-value", "self-eval"]
     assert all(isinstance(s, StepScorer) for s in built)
@@ -125,7 +125,7 @@ SOLUTION = "16 - 3 - 4 = 9\n9 * 2 = 18\n#### 18"
 
 
 def test_self_eval_confidence_prefers_scripted_step():
-    scorer = SelfEvalScorer(FakeModel({QUESTION: [SOLUTION]}), mode="confidence")
+    scorer = SelfEvalScorer(FakeModel({QUESTION: [SOLUTION]}))
 
     right = scorer.score(QUESTION, ["16 - 3 - 4 = 9"], "9 * 2 = 18")
     wrong = scorer.score(QUESTION, ["16 - 3 - 4 = 9"], "9 * 3 = 27")
@@ -153,7 +153,7 @@ def test_self_eval_judge_compares_yes_and_no():
         return [yes if continuation.strip() == "Yes" else no]
 
     fake = FakeModel({}, logprobs=judge)
-    scorer = SelfEvalScorer(fake)
+    scorer = SelfEvalScorer(fake, mode="judge")
 
     assert scorer.score(QUESTION, ["16 - 3 - 4 = 9"], "9 * 2 = 18") == pytest.approx(0.75)
     assert scorer.score(QUESTION, ["16 - 3 - 4 = 9"], "9 * 3 = 27") == pytest.approx(0.25)
@@ -165,7 +165,7 @@ def test_self_eval_judge_compares_yes_and_no():
 def test_self_eval_judge_survives_tiny_probabilities():
     fake = FakeModel({}, logprobs=lambda prompt, text: [-2000.0] if "Yes" in text else [-1000.0])
 
-    score = SelfEvalScorer(fake).score(QUESTION, [], "9 * 2 = 18")
+    score = SelfEvalScorer(fake, mode="judge").score(QUESTION, [], "9 * 2 = 18")
 
     assert 0.0 <= score < 1e-300
 

@@ -96,6 +96,7 @@ def main() -> None:
     parser.add_argument("--embedder", default="hashed", choices=["hashed", "e5"])
     parser.add_argument("--self-eval", type=int, default=0, help="step pairs scored with the bundled model")
     parser.add_argument("--modes", default="judge,confidence", help="self-eval modes to score, comma-separated")
+    parser.add_argument("--threads", type=int, default=None, help="llama.cpp threads (default: all cores)")
     args = parser.parse_args()
 
     records = read_records("gsm8k_train.jsonl.gz")[: args.problems]
@@ -143,7 +144,7 @@ def main() -> None:
     if args.self_eval:
         from tater_graph.model.llama import LlamaBackend
 
-        model = LlamaBackend()
+        model = LlamaBackend(n_threads=args.threads)
         pairs = cases[: args.self_eval]
         print(f"\n{len(pairs)} pairs of a GSM8K train reference step 2 and its corrupted copy, after step 1:\n")
         print("| scorer | AUC | seconds per score |")
