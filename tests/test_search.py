@@ -122,3 +122,15 @@ def test_run_left_running_is_marked_interrupted_on_open(db_path):
         row = graph.sql("SELECT status, n_problems, generated_tokens FROM runs WHERE run_id = ?",
                         params=[summary.run_id]).fetchall()[0]
     assert row == ("interrupted", 2, summary.generated_tokens)
+
+
+def test_search_without_gold_backs_up_vote_agreement(graph):
+    ungraded = Problem(P1.question, None, "test", "p1-no-gold")
+    summary = best_of_n(graph, FakeModel(SOLUTIONS), [ungraded], config())
+    vote = summary.problems[0].answer
+    stored = graph.sql("SELECT vote_answer FROM problems").fetchall()
+    assert stored == [(vote,)]
+    agreements = graph.sql("SELECT answer, agrees_with_vote FROM rollouts ORDER BY rollout_id").fetchall()
+    assert all(agrees == (answer == vote) for answer, agrees in agreements)
+    root = graph.sql("SELECT vote_graded, vote_successes, graded FROM nodes WHERE depth = 0").fetchall()[0]
+    assert root == (6, sum(1 for answer, _ in agreements if answer == vote), 0)

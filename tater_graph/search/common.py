@@ -179,4 +179,10 @@ def commit_problem(graph: StepGraph, recorder: RunRecorder, rollouts: Sequence[R
 
     graph.ingest(rollouts, run_id=recorder.run_id, also_write=record)
     recorder.results.append(results[0])
+    if rollouts[0].problem.gold_answer is None:
+        # No gold answer: back up agreement with the final vote as the outcome. It is
+        # recomputed from all stored rollouts, so a crash before this line loses nothing.
+        from tater_graph.backup import backup_vote
+
+        backup_vote(graph, results[0].problem_id, results[0].answer)
     return results[0]
