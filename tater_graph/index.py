@@ -2,8 +2,10 @@
 
 The index file sits beside the database (``graph.duckdb.hnsw``) with a JSON
 sidecar (``graph.duckdb.hnsw.json``) recording the embedder, dimension,
-vector count, the largest node id indexed, hnswlib parameters and the file's
-SHA-256. On open, the sidecar is checked before hnswlib reads the file; a
+vector count, the largest node id indexed, hnswlib parameters and the
+SHA-256 of the index file and of its aliases file (``graph.duckdb.hnsw.aliases``,
+see :mod:`tater_graph.index_aliases`: nodes with identical vectors share one
+HNSW point). On open, the sidecar is checked before hnswlib reads the file; a
 missing, foreign, truncated or corrupted file is rebuilt from DuckDB with a
 warning, and an index that is only behind is caught up with the vectors
 added since. hnswlib's ``add_items`` is not safe alongside queries and
@@ -24,11 +26,12 @@ import hnswlib
 import numpy as np
 
 from tater_graph.errors import VectorIndexError
+from tater_graph.index_aliases import VectorAliases
 from tater_graph.store.database import Database
 
 logger = logging.getLogger(__name__)
 
-SIDECAR_FORMAT = 1
+SIDECAR_FORMAT = 2
 _CHUNK = 100_000
 
 
@@ -59,6 +62,7 @@ class Sidecar:
     ef_construction: int
     sha256: str
     size_bytes: int
+    aliases_sha256: str
 
 
 class VectorIndex:
@@ -69,11 +73,13 @@ class VectorIndex:
         self.path = Path(path)
         self.database_id = database_id
         self.sidecar_path = self.path.with_name(self.path.name + ".json")
+        self.aliases_path = self.path.with_name(self.path.name + ".aliases")
         self.embedder = embedder
         self.dim = dim
         self.params = params
         self._lock = threading.Lock()
         self._index: hnswlib.Index | None = None
+        self._aliases = VectorAliases()
         self.last_node_id = 0
         self.dirty = False
 
@@ -122,18 +128,23 @@ class VectorIndex:
             tmp = self.path.with_name(self.path.name + ".tmp")
             self._index.save_index(str(tmp))
             _fsync(tmp)
+            aliases_tmp = self.aliases_path.with_name(self.aliases_path.name + ".tmp")
+            aliases_tmp.write_bytes(self._aliases.to_bytes())
+            _fsync(aliases_tmp)
             sidecar = Sidecar(
                 format=SIDECAR_FORMAT, database_id=self.database_id, embedder=self.embedder, dim=self.dim, space="cosine",
-                count=self._index.get_current_count(), last_node_id=self.last_node_id,
+                count=self._aliases.count, last_node_id=self.last_node_id,
                 max_elements=self._index.get_max_elements(), M=self.params.M,
                 ef_construction=self.params.ef_construction, sha256=_sha256(tmp), size_bytes=tmp.stat().st_size,
+                aliases_sha256=_sha256(aliases_tmp),
             )
             side_tmp = self.sidecar_path.with_name(self.sidecar_path.name + ".tmp")
             side_tmp.write_text(json.dumps(asdict(sidecar), indent=1))
             _fsync(side_tmp)
-            # The sidecar goes first: a crash between the two renames leaves a
-            # checksum that does not match the old file, so it is rebuilt.
+            # The sidecar goes first: a crash between the renames leaves a
+            # checksum that does not match an old file, so the index is rebuilt.
             os.replace(side_tmp, self.sidecar_path)
+            os.replace(aliases_tmp, self.aliases_path)
             os.replace(tmp, self.path)
             self.dirty = False
 
@@ -141,6 +152,13 @@ class VectorIndex:
 
     @property
     def count(self) -> int:
+        """Node ids in the index, aliases of a repeated vector included."""
+        with self._lock:
+            return 0 if self._index is None else self._aliases.count
+
+    @property
+    def point_count(self) -> int:
+        """Distinct vectors stored in hnswlib."""
         with self._lock:
             return 0 if self._index is None else self._index.get_current_count()
 
@@ -152,16 +170,21 @@ class VectorIndex:
             self._add(np.asarray(node_ids, dtype=np.int64), np.asarray(vectors, dtype=np.float32))
 
     def query(self, vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """Return (node ids, cosine similarities), each of shape (n, k'), k' <= k."""
+        """Return (node ids, cosine similarities), each of shape (n, k'), k' = min(k, count).
+
+        Nodes with the same vector tie: they follow each other, lowest id first.
+        """
         vectors = np.atleast_2d(np.asarray(vectors, dtype=np.float32))
         with self._lock:
             if self._index is None or self._index.get_current_count() == 0:
                 empty = np.empty((len(vectors), 0))
                 return empty.astype(np.int64), empty
-            k = min(k, self._index.get_current_count())
-            self._index.set_ef(max(self.params.ef_search, k))
-            labels, distances = self._index.knn_query(vectors, k=k, num_threads=1)
-        return labels.astype(np.int64), 1.0 - distances
+            points = min(k, self._index.get_current_count())
+            self._index.set_ef(max(self.params.ef_search, points))
+            labels, distances = self._index.knn_query(vectors, k=points, num_threads=1)
+            if not self._aliases.alias_count:
+                return labels.astype(np.int64), 1.0 - distances
+            return self._aliases.expand(labels, 1.0 - distances, min(k, self._aliases.count))
 
     # ---- internals -----------------------------------------------------------
 
@@ -170,6 +193,7 @@ class VectorIndex:
         index.init_index(max_elements=capacity, M=self.params.M, ef_construction=self.params.ef_construction,
                          random_seed=100)
         self._index = index
+        self._aliases = VectorAliases()
         self.last_node_id = 0
         self.dirty = True
 
@@ -177,16 +201,19 @@ class VectorIndex:
         index = hnswlib.Index(space="cosine", dim=self.dim)
         index.load_index(str(self.path), max_elements=sidecar.max_elements)
         self._index = index
+        self._aliases = VectorAliases.load(self.aliases_path)
         self.last_node_id = sidecar.last_node_id
 
     def _add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
         assert self._index is not None
         if vectors.shape[1] != self.dim:
             raise VectorIndexError(f"vectors have {vectors.shape[1]} dimensions, the index {self.dim}")
-        needed = self._index.get_current_count() + len(ids)
+        new_ids, new_vectors = self._aliases.split(ids, vectors)
+        needed = self._index.get_current_count() + len(new_ids)
         if needed > self._index.get_max_elements():
             self._index.resize_index(max(needed, 2 * self._index.get_max_elements()))
-        self._index.add_items(vectors, ids, num_threads=-1)
+        if len(new_ids):
+            self._index.add_items(new_vectors, new_ids, num_threads=-1)
         self.last_node_id = max(self.last_node_id, int(ids.max()))
         self.dirty = True
 
@@ -232,6 +259,10 @@ class VectorIndex:
             return f"file is {size} bytes, the sidecar says {sidecar.size_bytes} (truncated or replaced)"
         if _sha256(self.path) != sidecar.sha256:
             return "checksum mismatch (corrupted or replaced)"
+        if not self.aliases_path.exists():
+            return "aliases file missing"
+        if _sha256(self.aliases_path) != sidecar.aliases_sha256:
+            return "aliases file checksum mismatch (corrupted or replaced)"
         return None
 
     def _read_sidecar(self) -> Sidecar:

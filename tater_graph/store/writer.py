@@ -126,9 +126,13 @@ class GraphWriter:
         )
 
     def _embed(self, texts: list[str]) -> np.ndarray | None:
+        """Embed each distinct text once: one step text often ends several new nodes."""
         if self.embed is None or not texts:
             return None
-        return np.asarray(self.embed(texts), dtype=np.float32)
+        rows: dict[str, int] = {}
+        row_of_text = [rows.setdefault(text, len(rows)) for text in texts]
+        vectors = np.asarray(self.embed(list(rows)), dtype=np.float32)
+        return vectors[row_of_text]
 
     def _resolve_problems(self, rollouts: Sequence[Rollout]) -> tuple[list[int], list[tuple]]:
         """Return each rollout's problem id, and the rows of problems to create."""
