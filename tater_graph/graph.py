@@ -82,6 +82,17 @@ class StepGraph:
             db.close()
             raise
 
+    def ensure_index(self) -> VectorIndex:
+        """Return the vector index, loading it on first use in a read-only graph.
+
+        A writable graph syncs its index on open. A read-only one loads it
+        here, in memory only: a stale or missing file is rebuilt from
+        DuckDB for this process and not saved.
+        """
+        if self.index_status == "not-loaded":
+            self.index_status = self.index.sync(self.db)
+        return self.index
+
     @property
     def embedder(self) -> Embedder:
         if self._embedder is None:

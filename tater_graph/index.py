@@ -1,14 +1,14 @@
 """The HNSW index of step vectors: a derived cache of the vectors in DuckDB.
 
 The index file sits beside the database (``graph.duckdb.hnsw``) with a JSON
-sidecar (``graph.duckdb.hnsw.json``) recording the embedder, dimension,
-vector count, the largest node id indexed, hnswlib parameters and the
-SHA-256 of the index file and of its aliases file (``graph.duckdb.hnsw.aliases``,
-see :mod:`tater_graph.index_aliases`: nodes with identical vectors share one
-HNSW point). On open, the sidecar is checked before hnswlib reads the file; a
-missing, foreign, truncated or corrupted file is rebuilt from DuckDB with a
-warning, and an index that is only behind is caught up with the vectors
-added since. hnswlib's ``add_items`` is not safe alongside queries and
+sidecar (``graph.duckdb.hnsw.json``) recording the database id, embedder,
+dimension, vector count, the largest node id indexed, hnswlib parameters
+and the SHA-256 of the index file and of its aliases file
+(``graph.duckdb.hnsw.aliases``: nodes with identical vectors share one HNSW
+point, see :mod:`tater_graph.index_aliases`). On open, the sidecar is
+checked before hnswlib reads the file. A missing, foreign, truncated or
+corrupted file is rebuilt from DuckDB with a warning. An index that is only
+behind is caught up with the vectors added since. hnswlib's ``add_items`` is not safe alongside queries and
 ``resize_index`` is safe with neither, so one lock guards every call.
 """
 
@@ -19,6 +19,7 @@ import json
 import logging
 import os
 import threading
+from collections.abc import Collection
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -169,22 +170,38 @@ class VectorIndex:
         with self._lock:
             self._add(np.asarray(node_ids, dtype=np.int64), np.asarray(vectors, dtype=np.float32))
 
-    def query(self, vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """Return (node ids, cosine similarities), each of shape (n, k'), k' = min(k, count).
+    def query(self, vectors: np.ndarray, k: int,
+              allowed_ids: Collection[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Return (node ids, cosine similarities), each of shape (n, k'), k' <= k.
 
-        Nodes with the same vector tie: they follow each other, lowest id first.
+        ``allowed_ids`` restricts the results to those node ids (hnswlib's
+        filtered search); None allows every node. Nodes with the same vector
+        tie and follow each other, the first one indexed first.
         """
         vectors = np.atleast_2d(np.asarray(vectors, dtype=np.float32))
+        empty = np.empty((len(vectors), 0))
         with self._lock:
             if self._index is None or self._index.get_current_count() == 0:
-                empty = np.empty((len(vectors), 0))
                 return empty.astype(np.int64), empty
             points = min(k, self._index.get_current_count())
-            self._index.set_ef(max(self.params.ef_search, points))
-            labels, distances = self._index.knn_query(vectors, k=points, num_threads=1)
-            if not self._aliases.alias_count:
-                return labels.astype(np.int64), 1.0 - distances
-            return self._aliases.expand(labels, 1.0 - distances, min(k, self._aliases.count))
+            allowed = search_filter = None
+            if allowed_ids is not None:
+                allowed = allowed_ids if isinstance(allowed_ids, (set, frozenset)) else set(allowed_ids)
+                allowed_labels = self._aliases.labels_of(allowed)
+                points = min(points, len(allowed_labels))
+                search_filter = allowed_labels.__contains__
+            while points > 0:
+                self._index.set_ef(max(self.params.ef_search, points))
+                try:
+                    labels, distances = self._index.knn_query(vectors, k=points, num_threads=1, filter=search_filter)
+                except RuntimeError:
+                    # hnswlib raises when it finds fewer than k matches (a tight filter): ask for fewer.
+                    points //= 2
+                    continue
+                if not self._aliases.alias_count:
+                    return labels.astype(np.int64), 1.0 - distances
+                return self._aliases.expand(labels, 1.0 - distances, k, allowed)
+        return empty.astype(np.int64), empty
 
     # ---- internals -----------------------------------------------------------
 

@@ -38,7 +38,11 @@ class VectorAliases:
     def __init__(self) -> None:
         self.labels: dict[bytes, int] = {}
         self.aliases: dict[int, list[int]] = {}
-        self.alias_count = 0
+        self.label_of: dict[int, int] = {}
+
+    @property
+    def alias_count(self) -> int:
+        return len(self.label_of)
 
     @property
     def count(self) -> int:
@@ -55,27 +59,34 @@ class VectorAliases:
                 keep[row] = True
             else:
                 self.aliases.setdefault(label, []).append(node_id)
-                self.alias_count += 1
+                self.label_of[node_id] = label
         return ids[keep], vectors[keep]
 
-    def expand(self, labels: np.ndarray, similarities: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    def labels_of(self, node_ids: set[int]) -> set[int]:
+        """Return the labels whose vector belongs to any of ``node_ids``."""
+        return {self.label_of.get(node_id, node_id) for node_id in node_ids}
+
+    def expand(self, labels: np.ndarray, similarities: np.ndarray, k: int,
+               allowed: set[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Replace each label by itself and its aliases, in rank order, and keep the first ``k`` per row.
 
-        Every row must expand to at least ``k`` ids: callers ask hnswlib for
-        ``min(k, points)`` labels and pass ``k <= count``.
+        With ``allowed``, other ids are dropped. Rows are cut to the shortest
+        row, so the result has shape (n, k') with k' <= k.
         """
-        out_ids = np.empty((len(labels), k), dtype=np.int64)
-        out_similarities = np.empty((len(labels), k), dtype=similarities.dtype)
-        for row, (row_labels, row_similarities) in enumerate(zip(labels.tolist(), similarities)):
-            filled = 0
+        rows = []
+        for row_labels, row_similarities in zip(labels.tolist(), similarities.tolist()):
+            row = []
             for label, similarity in zip(row_labels, row_similarities):
-                for node_id in [label, *self.aliases.get(label, ())]:
-                    if filled == k:
-                        break
-                    out_ids[row, filled] = node_id
-                    out_similarities[row, filled] = similarity
-                    filled += 1
-        return out_ids, out_similarities
+                for node_id in (label, *self.aliases.get(label, ())):
+                    if allowed is None or node_id in allowed:
+                        row.append((node_id, similarity))
+                if len(row) >= k:
+                    break
+            rows.append(row[:k])
+        width = min(len(row) for row in rows)
+        ids = np.array([[node_id for node_id, _ in row[:width]] for row in rows], dtype=np.int64)
+        found = np.array([[similarity for _, similarity in row[:width]] for row in rows], dtype=similarities.dtype)
+        return ids.reshape(len(rows), width), found.reshape(len(rows), width)
 
     def to_bytes(self) -> bytes:
         """Serialize as an uncompressed NumPy ``.npz`` archive."""
@@ -104,5 +115,5 @@ class VectorAliases:
         loaded.labels = {raw[i * _DIGEST_BYTES : (i + 1) * _DIGEST_BYTES]: label for i, label in enumerate(labels)}
         for node_id, label in zip(alias_ids, alias_labels):
             loaded.aliases.setdefault(label, []).append(node_id)
-        loaded.alias_count = len(alias_ids)
+            loaded.label_of[node_id] = label
         return loaded

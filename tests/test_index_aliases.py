@@ -109,3 +109,14 @@ def test_aliases_round_trip_through_bytes(tmp_path):
     assert loaded.labels == aliases.labels
     assert loaded.aliases == {10: [12], 11: [14]}
     assert loaded.count == 5
+
+
+def test_filtered_query_finds_allowed_alias(graph):
+    ingest_repeated_steps(graph, ["so the total is 12 apples"], copies=3)
+    tied = [row[0] for row in graph.sql(
+        "SELECT node_id FROM nodes WHERE step_text = 'so the total is 12 apples' ORDER BY node_id").fetchall()]
+
+    ids, similarities = graph.index.query(graph.embed(["so the total is 12 apples"]), k=5, allowed_ids={tied[-1]})
+
+    assert ids.tolist() == [[tied[-1]]]
+    assert similarities[0][0] == pytest.approx(1.0, abs=1e-5)

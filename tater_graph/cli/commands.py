@@ -23,6 +23,10 @@ EMBEDDER_CHOICE = click.Choice(["e5", "hashed"])
 @click.option("--strategy", default="best-of-n", show_default=True, help="Search strategy.")
 @click.option("--model", "model_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="GGUF model file (default: the bundled Gemma 3 270M).")
+@click.option("--server", metavar="URL",
+              help="OpenAI-compatible completion server to generate with, e.g. http://127.0.0.1:8080/v1 "
+                   "(then --model-name names its model; --model is not used).")
+@click.option("--model-name", default="default", show_default=True, help="Model name sent to --server.")
 @click.option("--n-ctx", type=click.IntRange(min=256), default=2048, show_default=True,
               help="Model context window in tokens.")
 @click.option("--max-tokens", type=click.IntRange(min=1), default=192, show_default=True,
@@ -36,7 +40,7 @@ EMBEDDER_CHOICE = click.Choice(["e5", "hashed"])
 @click.option("--json", "as_json", is_flag=True, help="Print the run summary as JSON.")
 @pass_context
 def search(ctx: Context, dataset: str, limit: int, offset: int, n: int, strategy: str, model_path: Path | None,
-           n_ctx: int, max_tokens: int, temperature: float, seed: int, shots: int, embedder: str | None,
+           server: str | None, model_name: str, n_ctx: int, max_tokens: int, temperature: float, seed: int, shots: int, embedder: str | None,
            as_json: bool) -> None:
     """Run test-time search on bundled problems and store every rollout.
 
@@ -46,15 +50,13 @@ def search(ctx: Context, dataset: str, limit: int, offset: int, n: int, strategy
     """
     from tater_graph.datasets import answer_format, load_problems
     from tater_graph.graph import StepGraph
-    from tater_graph.model.llama import LlamaBackend
     from tater_graph.search import SearchConfig, get_strategy
 
     run = get_strategy(strategy)
     config = SearchConfig(n=n, max_tokens=max_tokens, temperature=temperature, seed=seed, shots=shots,
                           answer_format=answer_format(dataset))
     problems = load_problems(dataset, limit=limit, offset=offset)
-    stderr.print(f"Loading model {model_path or 'Gemma 3 270M (bundled)'} ...")
-    model = LlamaBackend(model_path, n_ctx=n_ctx)
+    model = _load_model(model_path, server, model_name, n_ctx)
 
     with StepGraph.open(ctx.db, embedder=embedder) as graph, _progress() as progress:
         task = progress.add_task(f"{strategy} n={n}", total=len(problems), correct=0)
@@ -64,6 +66,9 @@ def search(ctx: Context, dataset: str, limit: int, offset: int, n: int, strategy
             nonlocal correct
             correct += bool(result.is_correct)
             progress.update(task, completed=done, correct=correct)
+            if not stderr.is_terminal:  # no live bar in logs and pipes: one line per problem instead
+                stderr.print(f"problem {done}/{total}: answer {result.answer} (gold {result.gold_answer}), "
+                             f"{result.generated_tokens} tokens, {result.wall_seconds:.1f} s, {correct} correct so far")
 
         summary = run(graph, model, problems, config, dataset=dataset, progress=advance)
 
@@ -78,6 +83,17 @@ def search(ctx: Context, dataset: str, limit: int, offset: int, n: int, strategy
         ("database", str(ctx.db)),
     ]
     print_rows(["metric", "value"], rows, "json" if as_json else "table", title="Search run")
+
+
+def _load_model(model_path: Path | None, server: str | None, model_name: str, n_ctx: int):
+    if server:
+        from tater_graph.model.openai_compat import OpenAICompatibleBackend
+
+        return OpenAICompatibleBackend(server, model_name, n_ctx=n_ctx)
+    from tater_graph.model.llama import LlamaBackend
+
+    stderr.print(f"Loading model {model_path or 'Gemma 3 270M (bundled)'} ...")
+    return LlamaBackend(model_path, n_ctx=n_ctx)
 
 
 def _progress() -> Progress:
@@ -127,7 +143,12 @@ def sql(ctx: Context, query: str, as_json: bool, as_jsonl: bool, dialect: str) -
     from tater_graph.sql import run_query
 
     columns, rows = run_query(ctx.db, query, dialect)
-    print_rows(columns, rows, "json" if as_json else "jsonl" if as_jsonl else "table")
+    fmt = "table"
+    if as_json:
+        fmt = "json"
+    elif as_jsonl:
+        fmt = "jsonl"
+    print_rows(columns, rows, fmt)
 
 
 @cli.command()

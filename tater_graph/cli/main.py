@@ -43,7 +43,8 @@ def cli(ctx: click.Context, db: Path, verbose: int, debug: bool) -> None:
         tater-graph search --dataset gsm8k --limit 20 --n 8
         tater-graph sql "SELECT count(*) FROM nodes"
     """
-    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
+    levels = {0: logging.WARNING, 1: logging.INFO}
+    level = levels.get(verbose, logging.DEBUG)
     logging.basicConfig(level=level, format="%(message)s", handlers=[RichHandler(console=stderr, show_path=False)])
     ctx.obj = Context(db, debug)
 

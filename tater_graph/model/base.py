@@ -63,3 +63,19 @@ class ModelBackend(Protocol):
             ModelError: the backend failed.
         """
         ...
+
+
+@runtime_checkable
+class TokenLogprobs(Protocol):
+    """Scores given text under the model: what log-probability scorers need from a backend."""
+
+    def continuation_logprobs(self, prompt: str, continuation: str) -> list[float]:
+        """Return the natural-log probability of each token of ``continuation`` after ``prompt``.
+
+        Token boundaries are the backend's own; an empty continuation gives an empty list.
+
+        Raises:
+            ContextOverflowError: prompt plus continuation exceed ``n_ctx``.
+            ModelError: the backend failed.
+        """
+        ...

@@ -9,6 +9,7 @@ are whitespace-separated words, so counts are easy to check by hand.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 
 from tater_graph.errors import ContextOverflowError, ModelError
@@ -27,16 +28,21 @@ class FakeModel:
             ``(question, seed) -> solution text``.
         n_ctx: context window in words.
         fail_on: seeds whose call raises :class:`ModelError` (to test fault handling).
+        logprobs: a function ``(prompt, continuation) -> per-word log-probabilities``
+            that replaces the default rule of :meth:`continuation_logprobs`.
     """
 
     name = "fake"
 
     def __init__(self, solutions: Mapping[str, Sequence[str]] | Callable[[str, int], str], n_ctx: int = 100_000,
-                 fail_on: frozenset[int] = frozenset()):
+                 fail_on: frozenset[int] = frozenset(),
+                 logprobs: Callable[[str, str], list[float]] | None = None):
         self.solutions = solutions
         self.n_ctx = n_ctx
         self.fail_on = fail_on
+        self.logprobs = logprobs
         self.calls: list[GenerationRequest] = []
+        self.scored: list[tuple[str, str]] = []
 
     def count_tokens(self, text: str) -> int:
         return len(text.split())
@@ -63,6 +69,34 @@ class FakeModel:
             finish = "length"
         return Generation(text=text, prompt_tokens=prompt_tokens, generated_tokens=self.count_tokens(text),
                           finish_reason=finish, prompt_tokens_evaluated=prompt_tokens)
+
+    def continuation_logprobs(self, prompt: str, continuation: str) -> list[float]:
+        """Return one log-probability per word of ``continuation``.
+
+        By default a word scores log(0.9) while the prompt's solution prefix
+        plus the continuation so far starts a scripted solution of the
+        question. From the first word where it does not, words score
+        log(0.1). With callable ``solutions`` no prefix is scripted, so every
+        word scores log(0.5).
+        """
+        self.scored.append((prompt, continuation))
+        if self.logprobs is not None:
+            return list(self.logprobs(prompt, continuation))
+        words = continuation.split()
+        if callable(self.solutions):
+            return [math.log(0.5)] * len(words)
+
+        question, prefix = _parse_prompt(prompt)
+        scripts = [candidate.split() for candidate in self.solutions.get(question, ())]
+        written = prefix.split()
+        scores = []
+        for word in words:
+            written.append(word)
+            on_script = any(script[: len(written)] == written for script in scripts)
+            if not on_script:
+                break
+            scores.append(math.log(0.9))
+        return scores + [math.log(0.1)] * (len(words) - len(scores))
 
     def _solution(self, question: str, prefix: str, seed: int) -> str:
         if callable(self.solutions):

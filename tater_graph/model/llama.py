@@ -19,6 +19,8 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
+
 from tater_graph.errors import ContextOverflowError, ModelError
 from tater_graph.model.base import GenerationRequest
 from tater_graph.records import Generation
@@ -103,6 +105,68 @@ class LlamaBackend:
             wall_seconds=elapsed,
             prompt_tokens_evaluated=len(tokens) - min(reused, len(tokens) - 1),
         )
+
+    def continuation_logprobs(self, prompt: str, continuation: str) -> list[float]:
+        """Return the log-probability of each token of ``continuation`` after ``prompt``.
+
+        The continuation is teacher-forced through a logits processor: at each
+        step the processor reads the raw logits, records the log-softmax of
+        the forced token, and masks every other token, so greedy decoding
+        takes it. Only the last position's logits are ever needed, so this
+        avoids ``logits_all=True`` (which keeps logits for every prompt
+        position). The prompt is tokenized together with the continuation,
+        so the boundary token is the one the tokenizer picks for the joined
+        text, and the KV cache prefix reuse of :meth:`generate` applies.
+        """
+        from llama_cpp import LogitsProcessorList
+
+        if not continuation:
+            return []
+        with self._lock:
+            prompt_tokens = self.llm.tokenize(prompt.encode("utf-8"), add_bos=True, special=False)
+            joined = self.llm.tokenize((prompt + continuation).encode("utf-8"), add_bos=True, special=False)
+            split = min(_common_prefix(prompt_tokens, joined), len(joined) - 1)
+            forced = joined[split:]
+            if len(joined) > self.n_ctx:
+                raise ContextOverflowError(
+                    f"prompt plus continuation is {len(joined)} tokens, over the {self.n_ctx}-token context "
+                    f"of {self.name}: shorten the prompt, or raise --n-ctx"
+                )
+            recorder = _ForcedTokens(forced)
+            try:
+                self.llm.create_completion(
+                    joined[:split], max_tokens=len(forced), temperature=0.0,
+                    logits_processor=LogitsProcessorList([recorder]),
+                )
+            except (RuntimeError, ValueError) as error:
+                raise ModelError(f"llama.cpp scoring failed: {error}") from error
+        if len(recorder.logprobs) != len(forced):
+            raise ModelError(
+                f"llama.cpp scored {len(recorder.logprobs)} of {len(forced)} continuation tokens "
+                "(generation stopped early)"
+            )
+        return recorder.logprobs
+
+
+class _ForcedTokens:
+    """A llama.cpp logits processor that forces given tokens and records their log-probabilities."""
+
+    def __init__(self, tokens: list[int]):
+        self.tokens = tokens
+        self.logprobs: list[float] = []
+
+    def __call__(self, input_ids: np.ndarray, scores: np.ndarray) -> np.ndarray:
+        step = len(self.logprobs)
+        if step >= len(self.tokens):
+            return scores
+        token = self.tokens[step]
+        logits = scores.astype(np.float64)
+        peak = logits.max()
+        log_total = peak + np.log(np.exp(logits - peak).sum())
+        self.logprobs.append(float(logits[token] - log_total))
+        forced = np.full_like(scores, -np.inf)
+        forced[token] = 0.0
+        return forced
 
 
 def _common_prefix(a: list[int], b: list[int]) -> int:
