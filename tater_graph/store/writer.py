@@ -17,6 +17,7 @@ mean of a Beta(1, 1) prior updated with the graded outcomes:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import re
@@ -44,6 +45,7 @@ def question_hash(question: str) -> str:
     return hashlib.blake2b(folded.encode("utf-8"), digest_size=16).hexdigest()
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def step_hash(step_norm: str) -> int:
     return int.from_bytes(hashlib.blake2b(step_norm.encode("utf-8"), digest_size=16).digest(), "big")
 
@@ -197,6 +199,8 @@ def _plan(rollouts: Sequence[Rollout], problem_ids: list[int], existing: dict[tu
     edge_traversals: dict[tuple[int, int], int] = defaultdict(int)
     terminal_answers: dict[int, str] = {}
     paths = []
+    # Rollouts of one problem repeat their shared prefixes, so each text is normalized once.
+    normalized: dict[str, str] = {}
     step_texts: list[str] = []
     step_labels: list[int | None] = []
 
@@ -211,7 +215,10 @@ def _plan(rollouts: Sequence[Rollout], problem_ids: list[int], existing: dict[tu
         return found
 
     for rollout, problem_id in zip(rollouts, problem_ids):
-        norms = [normalize_step(step) for step in rollout.steps]
+        for step in rollout.steps:
+            if step not in normalized:
+                normalized[step] = normalize_step(step)
+        norms = [normalized[step] for step in rollout.steps]
         path = [node_for(problem_id, ROOT_KEY, 0, "", "")]
         for depth, (step, norm, key) in enumerate(zip(rollout.steps, norms, state_keys(norms)), start=1):
             child = node_for(problem_id, key, depth, step, norm)
