@@ -34,6 +34,10 @@ logger = logging.getLogger(__name__)
 
 SIDECAR_FORMAT = 2
 _CHUNK = 100_000
+# A filtered query allowing at most this many points compares the query with
+# each of them instead of searching the graph: hnswlib's filtered search
+# visits most of the graph to find k allowed points among few.
+EXACT_FILTER_MAX = 4096
 
 
 @dataclass(frozen=True)
@@ -188,6 +192,8 @@ class VectorIndex:
             if allowed_ids is not None:
                 allowed = allowed_ids if isinstance(allowed_ids, (set, frozenset)) else set(allowed_ids)
                 allowed_labels = self._aliases.labels_of(allowed)
+                if len(allowed_labels) <= EXACT_FILTER_MAX:
+                    return self._exact_query(vectors, k, allowed_labels, allowed)
                 points = min(points, len(allowed_labels))
                 search_filter = allowed_labels.__contains__
             while points > 0:
@@ -204,6 +210,22 @@ class VectorIndex:
         return empty.astype(np.int64), empty
 
     # ---- internals -----------------------------------------------------------
+
+    def _exact_query(self, vectors: np.ndarray, k: int, labels: set[int],
+                     allowed: set[int]) -> tuple[np.ndarray, np.ndarray]:
+        """Rank the stored vectors of ``labels`` by cosine similarity (an exact search)."""
+        if not labels:
+            empty = np.empty((len(vectors), 0))
+            return empty.astype(np.int64), empty
+        candidates = np.fromiter(sorted(labels), dtype=np.int64, count=len(labels))
+        # Unit vectors (cosine space). hnswlib 0.8.0 returns a list 2 to 3 times faster than its numpy form.
+        stored = np.array(self._index.get_items(candidates, return_type="list"), dtype=np.float32)
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        similarities = (vectors / np.where(norms == 0, 1, norms)) @ stored.T
+        top = np.argsort(-similarities, axis=1, kind="stable")[:, :k]
+        ranked_labels = candidates[top]
+        ranked = np.take_along_axis(similarities, top, axis=1)
+        return self._aliases.expand(ranked_labels, ranked, k, allowed)
 
     def _new_index(self, capacity: int) -> None:
         index = hnswlib.Index(space="cosine", dim=self.dim)

@@ -39,6 +39,7 @@ class VectorAliases:
         self.labels: dict[bytes, int] = {}
         self.aliases: dict[int, list[int]] = {}
         self.label_of: dict[int, int] = {}
+        self.points: set[int] = set()
 
     @property
     def alias_count(self) -> int:
@@ -56,6 +57,7 @@ class VectorAliases:
             label = self.labels.get(digest)
             if label is None:
                 self.labels[digest] = node_id
+                self.points.add(node_id)
                 keep[row] = True
             else:
                 self.aliases.setdefault(label, []).append(node_id)
@@ -63,8 +65,9 @@ class VectorAliases:
         return ids[keep], vectors[keep]
 
     def labels_of(self, node_ids: set[int]) -> set[int]:
-        """Return the labels whose vector belongs to any of ``node_ids``."""
-        return {self.label_of.get(node_id, node_id) for node_id in node_ids}
+        """Return the labels in the index whose vector belongs to any of ``node_ids``."""
+        labels = {self.label_of.get(node_id, node_id) for node_id in node_ids}
+        return labels & self.points
 
     def expand(self, labels: np.ndarray, similarities: np.ndarray, k: int,
                allowed: set[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -113,6 +116,7 @@ class VectorAliases:
             alias_labels = archive["alias_labels"].tolist()
         loaded = cls()
         loaded.labels = {raw[i * _DIGEST_BYTES : (i + 1) * _DIGEST_BYTES]: label for i, label in enumerate(labels)}
+        loaded.points = set(labels)
         for node_id, label in zip(alias_ids, alias_labels):
             loaded.aliases.setdefault(label, []).append(node_id)
             loaded.label_of[node_id] = label

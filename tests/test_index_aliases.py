@@ -5,6 +5,7 @@ import pytest
 
 from conftest import make_rollout
 from tater_graph import Problem, StepGraph
+from tater_graph import index as index_module
 from tater_graph.index_aliases import VectorAliases, vector_digests
 
 
@@ -120,3 +121,21 @@ def test_filtered_query_finds_allowed_alias(graph):
 
     assert ids.tolist() == [[tied[-1]]]
     assert similarities[0][0] == pytest.approx(1.0, abs=1e-5)
+
+
+@pytest.mark.parametrize("exact_filter_max", [0, 4096])
+def test_filtered_query_matches_brute_force(graph, monkeypatch, exact_filter_max):
+    # 0 sends every filtered query through hnswlib's filtered search, 4096 through the exact scan.
+    monkeypatch.setattr(index_module, "EXACT_FILTER_MAX", exact_filter_max)
+    texts = [f"step {i}: {i} boxes hold {i * 7} apples" for i in range(40)]
+    ingest_repeated_steps(graph, texts, copies=2)
+    ids, vectors = stored_vectors(graph)
+    allowed = set(ids[::3].tolist())
+    query = graph.embed(["step 12: 12 boxes hold 84 pears"])
+
+    found, similarities = graph.index.query(query, k=5, allowed_ids=allowed)
+
+    allowed_ids = np.array(sorted(allowed))
+    exact = np.sort(vectors[np.isin(ids, allowed_ids)] @ query[0])[::-1][:5]
+    assert set(found[0].tolist()) <= allowed
+    np.testing.assert_allclose(similarities[0], exact, atol=1e-5)
