@@ -138,7 +138,12 @@ class GraphWriter:
 
     def _resolve_problems(self, rollouts: Sequence[Rollout]) -> tuple[list[int], list[tuple]]:
         """Return each rollout's problem id, and the rows of problems to create."""
-        hashes = {question_hash(r.problem.question): r.problem for r in rollouts}
+        # Rollouts of one problem share its question, so each text is hashed once.
+        hash_of: dict[str, str] = {}
+        for rollout in rollouts:
+            if rollout.problem.question not in hash_of:
+                hash_of[rollout.problem.question] = question_hash(rollout.problem.question)
+        hashes = {hash_of[r.problem.question]: r.problem for r in rollouts}
         table = pa.table({"question_hash": list(hashes)})
         self.db.con.register("_tg_hashes", table)
         try:
@@ -159,7 +164,7 @@ class GraphWriter:
                 found[qhash] = next_id
                 new_problems.append((next_id, qhash, problem.question, problem))
                 next_id += 1
-        ids = [found[question_hash(r.problem.question)] for r in rollouts]
+        ids = [found[hash_of[r.problem.question]] for r in rollouts]
         return ids, new_problems
 
     def _load_nodes(self, problem_ids: list[int]) -> dict[tuple[int, str], int]:
