@@ -47,12 +47,13 @@ def percentiles(seconds: list[float]) -> dict:
     return {"p50_ms": float(np.percentile(values, 50)), "p99_ms": float(np.percentile(values, 99))}
 
 
-def measure_queries(graph_path: Path, cases: list[QueryCase], repeats: int) -> dict:
+def measure_queries(graph_path: Path, cases: list[QueryCase], repeats: int, profile_path: Path | None = None) -> dict:
     """Time ``Planner.continuations`` on every case against a raw hnswlib k-NN query.
 
     The raw query runs on the engine's own hnswlib object, with the same
     ``ef``, on the embedding of the case's latest step. Each repeat runs all
     cases; the result contains the median over repeats of each percentile.
+    With ``profile_path``, a pyinstrument profile of the first repeat is written there.
     """
     from tater_graph import StepGraph
     from tater_graph.planner import Planner
@@ -66,7 +67,13 @@ def measure_queries(graph_path: Path, cases: list[QueryCase], repeats: int) -> d
 
         runs: dict[str, list[dict]] = {"exact": [], "approximate": [], "raw_knn": []}
         exact_hits = approximate_found = 0
-        for _ in range(repeats):
+        for repeat in range(repeats):
+            profiler = None
+            if profile_path is not None and repeat == 0:
+                from pyinstrument import Profiler
+
+                profiler = Profiler(interval=0.0005)
+                profiler.start()
             timings: dict[str, list[float]] = {name: [] for name in runs}
             exact_hits = approximate_found = 0
             for case, vector in zip(cases, vectors):
@@ -79,6 +86,9 @@ def measure_queries(graph_path: Path, cases: list[QueryCase], repeats: int) -> d
                 start = time.perf_counter()
                 raw.knn_query(vector, k=K, num_threads=1)
                 timings["raw_knn"].append(time.perf_counter() - start)
+            if profiler is not None:
+                profiler.stop()
+                profile_path.write_text(profiler.output_text(unicode=False, color=False))
             for name, seconds in timings.items():
                 runs[name].append(percentiles(seconds))
         planner.flush()
