@@ -2,7 +2,7 @@
 
 Usage (from the repository root, with tater-graph installed):
 
-    python tools/bench_engine.py --quick          # 10k nodes, one repeat, a few minutes
+    python tools/bench_engine.py --quick          # 10k nodes, one repeat, into out/perf-quick.json
     python tools/bench_engine.py                  # 10k and 100k nodes
     python tools/bench_engine.py --sizes 1000000  # add the 1M size (about 40 minutes on 2 cores)
     python tools/bench_engine.py --report         # redraw the plot and tables from the saved results
@@ -62,6 +62,7 @@ from bench_workload import Workload, load_solutions  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "docs" / "perf-results.json"
+QUICK_RESULTS = ROOT / "out" / "perf-quick.json"
 PLOT = ROOT / "docs" / "img" / "perf-scaling.png"
 BATCH_ROLLOUTS = 2000
 TABLES = ("problems", "rollouts", "nodes", "edges", "rollout_steps", "node_vectors")
@@ -73,7 +74,9 @@ def main() -> None:
     parser.add_argument("--sizes", default=None, help="comma-separated node counts (default 10000,100000)")
     parser.add_argument("--repeats", type=int, default=None,
                         help="ingest repeats per size (default 3 below 100k nodes, else 1)")
-    parser.add_argument("--results", type=Path, default=RESULTS, help="JSON file the results are merged into")
+    parser.add_argument("--results", type=Path, default=None,
+                        help="JSON file the results are merged into (default docs/perf-results.json, "
+                             "with --quick out/perf-quick.json)")
     parser.add_argument("--workdir", type=Path, default=None, help="scratch folder (default: a temporary one)")
     parser.add_argument("--profile", action="store_true", help="write a pyinstrument profile of the ingest")
     parser.add_argument("--profile-planner", action="store_true",
@@ -85,6 +88,8 @@ def main() -> None:
                              "raw add time is the time of hnswlib's add_items calls inside the engine run)")
     parser.add_argument("--one-size", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.results is None:
+        args.results = QUICK_RESULTS if args.quick else RESULTS
 
     if args.one_size:
         result = run_size(args.one_size, args)
@@ -97,6 +102,7 @@ def main() -> None:
 
 def run_all(args: argparse.Namespace) -> None:
     sizes = [int(s) for s in (args.sizes or ("10000" if args.quick else "10000,100000")).split(",")]
+    args.results.parent.mkdir(parents=True, exist_ok=True)
     results = json.loads(args.results.read_text()) if args.results.exists() else {"sizes": {}}
     results["machine"] = describe_machine()
     if not (args.skip_e5 and "e5" in results):
@@ -451,7 +457,7 @@ def report(results_path: Path) -> None:
     from bench_report import draw_plot, markdown_tables
 
     results = json.loads(results_path.read_text())
-    draw_plot(results, PLOT)
+    draw_plot(results, PLOT if results_path == RESULTS else results_path.with_suffix(".png"))
     print(markdown_tables(results))
 
 
