@@ -4,7 +4,7 @@ Usage (from the repository root, with tater-graph installed):
 
     python tools/bench_engine.py --quick          # 10k nodes, one repeat, into out/perf-quick.json
     python tools/bench_engine.py                  # 10k and 100k nodes
-    python tools/bench_engine.py --sizes 1000000  # add the 1M size (about 40 minutes on 2 cores)
+    python tools/bench_engine.py --sizes 1000000  # add the 1M size (over an hour on 2 shared cores)
     python tools/bench_engine.py --report         # redraw the plot and tables from the saved results
 
 Each size runs in its own child process (so the peak RSS is that size's) on
