@@ -3,7 +3,7 @@
 A claim is a chain ``expr = expr [= expr ...]`` where every side is made of
 numbers, ``+ - * / x × ÷``, and parentheses, and at least one side has an
 operator (``x = 5`` and ``20 = 20`` are not claims). Numbers may carry
-``$``, thousands commas and ``%`` (``50%`` is 0.5). Words end a claim, so
+``$``, thousands commas, a leading ``.`` and ``%``. Words end a claim, so
 ``9 * 2 = $18 per day`` claims ``9 * 2 = 18``, and GSM8K calculator marks
 (``<<16-3-4=9>>``) are read like plain text.
 
@@ -28,8 +28,8 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 _TOKEN = re.compile(
-    r"(?P<number>\$?\s?(?:\d{1,3}(?:,\d{3})+(?!\d)|\d+)(?:\.\d+)?(?:\s?%)?)"
-    r"|(?P<times>(?<=[\d%)])\s*[x×]\s*(?=[\d$(]))"
+    r"(?P<number>\$?\s?(?:\d{1,3}(?:,\d{3})+(?!\d)|\d+|(?=\.\d))(?:\.\d+)?(?:\s?%)?)"
+    r"|(?P<times>(?<=[\d%)])\s*[x×]\s*(?=[\d$(.]))"
     r"|(?P<op>[-+*/÷])"
     r"|(?P<open>\()|(?P<close>\))"
     r"|(?P<equals>=)"
@@ -37,6 +37,8 @@ _TOKEN = re.compile(
     r"|(?P<other>.)",
     re.DOTALL,
 )
+# Text before a run that means its first side is cut: "60 students x 2/3", "72 ft * 3/4".
+_CUT_BEFORE = re.compile(r"(?:^|\s)[x×]\s*$|[*/+\-÷]\s*$")
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,16 @@ class _Token:
     text: str
     value: Fraction | None = None
     decimals: int = 0
+    percent: bool = False
+
+
+@dataclass(frozen=True)
+class _Run:
+    """A maximal run of arithmetic tokens and its character span in the step."""
+
+    tokens: list[_Token]
+    start: int
+    end: int
 
 
 @dataclass(frozen=True)
@@ -57,14 +69,23 @@ class Claim:
 
 
 def find_claims(step: str) -> list[Claim]:
-    """Return every arithmetic claim in ``step``, checked, in reading order."""
+    """Return every arithmetic claim in ``step``, checked, in reading order.
+
+    A side that is not a whole expression (a mixed number such as
+    ``1 1/2``, or an implicit product such as ``2(3 + 4)``) is skipped. So
+    is a side cut by text: a first side that continues words or a variable
+    (``S + 143 = 200``, ``60 students x 2/3 = 40``) and a last side glued to
+    a letter (``= 5A``).
+    """
     claims = []
     for run in _arithmetic_runs(step):
-        sides = _split(run)
-        for left, right in zip(sides, sides[1:]):
-            left = _longest_valid(left, from_end=True)
-            right = _longest_valid(right, from_end=False)
-            if not left or not right:
+        sides = _split(run.tokens)
+        for index, (left, right) in enumerate(zip(sides, sides[1:])):
+            if index == 0 and _cut_before(step, run):
+                continue
+            if index == len(sides) - 2 and run.end < len(step) and step[run.end].isalpha():
+                continue
+            if _evaluate(left) is None or _evaluate(right) is None:
                 continue
             if not (_has_operator(left) or _has_operator(right)):
                 continue
@@ -81,25 +102,43 @@ def check_claims(step: str) -> list[bool]:
     return [claim.holds for claim in find_claims(step)]
 
 
-def _arithmetic_runs(step: str) -> list[list[_Token]]:
+def _arithmetic_runs(step: str) -> list[_Run]:
     """Split the step into maximal runs of arithmetic tokens (any other character ends a run)."""
-    runs: list[list[_Token]] = [[]]
+    runs: list[_Run] = []
+    tokens: list[_Token] = []
+    start = end = 0
     for match in _TOKEN.finditer(step):
         kind = match.lastgroup
         text = match.group(0)
         if kind == "space":
             continue
         if kind == "other":
-            runs.append([])
-        elif kind == "number":
-            runs[-1].append(_number(text))
+            runs.append(_Run(tokens, start, end))
+            tokens = []
+            continue
+
+        if not tokens:
+            start = match.start() + len(text) - len(text.lstrip())
+        end = match.end() - (len(text) - len(text.rstrip()))
+        if kind == "number":
+            tokens.append(_number(text))
         elif kind == "times":
-            runs[-1].append(_Token("op", "*"))
+            tokens.append(_Token("op", "*"))
         elif kind == "op":
-            runs[-1].append(_Token("op", {"÷": "/"}.get(text, text)))
+            tokens.append(_Token("op", {"÷": "/"}.get(text, text)))
         else:
-            runs[-1].append(_Token(kind, text))
-    return [run for run in runs if any(token.kind == "equals" for token in run)]
+            tokens.append(_Token(kind, text))
+    runs.append(_Run(tokens, start, end))
+    return [run for run in runs if any(token.kind == "equals" for token in run.tokens)]
+
+
+def _cut_before(step: str, run: _Run) -> bool:
+    """Return whether the run's first side continues the text before it."""
+    before = step[: run.start]
+    if _CUT_BEFORE.search(before):
+        return True
+    # A binary operator right after a word or variable ("S + 143", "X*2") has its operand outside the run.
+    return run.tokens[0].kind == "op" and before.rstrip()[-1:].isalnum()
 
 
 def _number(text: str) -> _Token:
@@ -107,11 +146,7 @@ def _number(text: str) -> _Token:
     percent = digits.endswith("%")
     digits = digits.rstrip("%")
     decimals = len(digits.split(".")[1]) if "." in digits else 0
-    value = Fraction(digits)
-    if percent:
-        value /= 100
-        decimals += 2
-    return _Token("number", text.strip(), value, decimals)
+    return _Token("number", text.strip(), Fraction(digits), decimals, percent)
 
 
 def _split(run: list[_Token]) -> list[list[_Token]]:
@@ -124,20 +159,12 @@ def _split(run: list[_Token]) -> list[list[_Token]]:
     return sides
 
 
-def _longest_valid(tokens: list[_Token], from_end: bool) -> list[_Token]:
-    """Return the longest expression at the end (left side) or start (right side) of ``tokens``."""
-    for size in range(len(tokens), 0, -1):
-        part = tokens[len(tokens) - size:] if from_end else tokens[:size]
-        if _evaluate(part) is not None:
-            return part
-    return []
-
-
 def _agree(left: list[_Token], right: list[_Token]) -> bool:
-    """Return whether two sides agree: exactly, or within the rounding of a result written with decimals."""
-    left_value, right_value = _evaluate(left), _evaluate(right)
-    if left_value is None or right_value is None:
-        return False
+    """Return whether two sides agree: exactly, or within the rounding of a result written with decimals.
+
+    A percent is read both as a fraction (``20 * 50% = 10``) and as its
+    number (``100 - 5 = 95%``). Either reading may make the claim hold.
+    """
     # The written result is the side that is one number; its decimals give the rounding allowed.
     decimals = 0
     if len(right) == 1:
@@ -145,7 +172,13 @@ def _agree(left: list[_Token], right: list[_Token]) -> bool:
     elif len(left) == 1:
         decimals = left[0].decimals
     tolerance = Fraction(1, 2 * 10 ** decimals) if decimals else Fraction(0)
-    return abs(left_value - right_value) <= tolerance
+
+    for percent_as_fraction in (True, False):
+        left_value = _evaluate(left, percent_as_fraction)
+        right_value = _evaluate(right, percent_as_fraction)
+        if left_value is not None and right_value is not None and abs(left_value - right_value) <= tolerance:
+            return True
+    return False
 
 
 def _has_operator(tokens: list[_Token]) -> bool:
@@ -157,9 +190,11 @@ def _text(tokens: list[_Token]) -> str:
     return " ".join(token.text for token in tokens)
 
 
-def _evaluate(tokens: list[_Token]) -> Fraction | None:
+def _evaluate(tokens: list[_Token], percent_as_fraction: bool = True) -> Fraction | None:
     """Return the exact value of the expression, or None when it is not one (or divides by zero)."""
-    parser = _Parser(tokens)
+    if not tokens:
+        return None
+    parser = _Parser(tokens, percent_as_fraction)
     try:
         value = parser.expression()
     except (_ParseError, ZeroDivisionError):
@@ -174,8 +209,9 @@ class _ParseError(Exception):
 class _Parser:
     """Recursive descent: expression = term (+|- term)*, term = factor (*|/ factor)*."""
 
-    def __init__(self, tokens: list[_Token]):
+    def __init__(self, tokens: list[_Token], percent_as_fraction: bool):
         self.tokens = tokens
+        self.percent_as_fraction = percent_as_fraction
         self.position = 0
 
     def _peek(self) -> _Token | None:
@@ -209,7 +245,7 @@ class _Parser:
             return value if token.text == "+" else -value
         if token.kind == "number":
             assert token.value is not None
-            return token.value
+            return token.value / 100 if token.percent and self.percent_as_fraction else token.value
         if token.kind == "open":
             value = self.expression()
             if self._take().kind != "close":

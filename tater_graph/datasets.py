@@ -16,6 +16,7 @@ DATASETS = {
     "gsm8k-train": ("gsm8k_train.jsonl.gz", "gsm8k"),
     "math500": ("math500_test.jsonl.gz", "math"),
     "arith2": ("arith2_problems.jsonl", "gsm8k"),
+    "processbench-gsm8k": ("processbench_gsm8k.json.gz", "gsm8k"),
 }
 
 
@@ -48,6 +49,8 @@ def load_problems(dataset: str, limit: int | None = None, offset: int = 0) -> li
     """
     filename, _ = _entry(dataset)
     records = read_records(filename)
+    if dataset == "processbench-gsm8k":
+        records = _processbench_problems(records)
     end = None if limit is None else offset + limit
     problems = []
     for number, record in enumerate(records[offset:end], start=offset):
@@ -60,7 +63,23 @@ def _to_problem(dataset: str, number: int, record: dict[str, Any]) -> Problem:
         return Problem(record["question"], gsm8k_gold(record["answer"]), dataset, f"{dataset}-{number}")
     if dataset == "math500":
         return Problem(record["problem"], record["answer"], dataset, record.get("unique_id") or f"math500-{number}")
-    return Problem(record["question"], str(record["answer"]), dataset, record.get("id") or f"{dataset}-{number}")
+    answer = record["answer"]
+    return Problem(record["question"], None if answer is None else str(answer), dataset,
+                   record.get("id") or f"{dataset}-{number}")
+
+
+def _processbench_problems(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Return ProcessBench's distinct GSM8K questions in file order, with gold answers from GSM8K test.
+
+    Every one of ProcessBench's 375 distinct GSM8K questions is a GSM8K test question.
+    """
+    gold = {r["question"]: gsm8k_gold(r["answer"]) for r in read_records("gsm8k_test.jsonl.gz")}
+    problems: dict[str, dict[str, Any]] = {}
+    for record in records:
+        question = record["problem"]
+        if question not in problems:
+            problems[question] = {"question": question, "answer": gold.get(question), "id": record["id"]}
+    return list(problems.values())
 
 
 def _entry(dataset: str) -> tuple[str, str]:

@@ -71,6 +71,39 @@ class QueryError(TaterGraphError):
     """Raised when a user SQL query is invalid, rejected by the sandbox, or fails."""
 
 
+class InvalidQueryError(QueryError):
+    """Raised when a query has a syntax error or names an unknown table, column or function.
+
+    Attributes:
+        line: 1-based line of the error in the query, or None when unknown.
+        column: 1-based column of the error, or None when unknown.
+        suggestion: the closest known name, or None.
+    """
+
+    def __init__(self, message: str, *, line: int | None = None, column: int | None = None,
+                 suggestion: str | None = None):
+        super().__init__(message)
+        self.line = line
+        self.column = column
+        self.suggestion = suggestion
+
+
+class QueryRejectedError(QueryError):
+    """Raised when the sandbox rejects a query: not one read-only SELECT, or it reaches outside the graph."""
+
+
+class QueryTimeoutError(QueryError):
+    """Raised when a query runs longer than its time limit and is interrupted."""
+
+
+class QueryRowLimitError(QueryError):
+    """Raised when a query returns more rows than its row limit."""
+
+
+class ExportError(TaterGraphError):
+    """Raised when an export or report cannot be written; no partial output file is left."""
+
+
 class NotFoundError(TaterGraphError, KeyError):
     """Raised when a problem, run, node or rollout id does not exist."""
 

@@ -22,7 +22,7 @@ from tater_graph.errors import ConfigError
 from tater_graph.index import IndexParams, VectorIndex
 from tater_graph.records import IngestResult, Rollout
 from tater_graph.store.database import Database, default_db_path
-from tater_graph.store.writer import GraphWriter
+from tater_graph.store.writer import AlsoWrite, GraphWriter
 
 logger = logging.getLogger(__name__)
 
@@ -77,6 +77,8 @@ class StepGraph:
                 # Identifies this database in the index sidecar, so an index file
                 # copied from another database is never taken for this one's.
                 db.set_meta("database_id", uuid.uuid4().hex)
+            if not read_only:
+                _close_abandoned_runs(db)
             return cls(db, name, index_params, namespace)
         except BaseException:
             db.close()
@@ -102,10 +104,15 @@ class StepGraph:
     def embed(self, texts: list[str]) -> np.ndarray:
         return self.embedder.embed(texts)
 
-    def ingest(self, rollouts: Sequence[Rollout], run_id: int | None = None) -> IngestResult:
-        """Write rollouts (whole, in one transaction) and index their new steps."""
+    def ingest(self, rollouts: Sequence[Rollout], run_id: int | None = None,
+               also_write: AlsoWrite | None = None) -> IngestResult:
+        """Write rollouts (whole, in one transaction) and index their new steps.
+
+        ``also_write(con, result)`` runs inside the write transaction (see
+        :meth:`GraphWriter.write`). The index is updated only after the commit.
+        """
         writer = GraphWriter(self.db, self.embed, self.namespace)
-        result = writer.write(rollouts, run_id=run_id)
+        result = writer.write(rollouts, run_id=run_id, also_write=also_write)
         if result.new_nodes:
             self._index_new_vectors()
         return result
@@ -143,3 +150,27 @@ class StepGraph:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+def _close_abandoned_runs(db: Database) -> None:
+    """Mark runs left 'running' by a killed writer as interrupted, with their ledger
+    summed from the problems they committed. Only one writer can hold the file,
+    so no run can still be in progress when a writer opens it."""
+    with db.transaction() as con:
+        abandoned = con.execute("SELECT run_id FROM runs WHERE status = 'running'").fetchall()
+        if not abandoned:
+            return
+        con.execute(
+            "UPDATE runs SET status = 'interrupted', n_problems = t.n, n_correct = t.c, "
+            "accuracy = CASE WHEN t.graded > 0 THEN t.c / t.graded END, prompt_tokens = t.pt, "
+            "generated_tokens = t.gt, reused_tokens = t.rt, model_calls = t.mc, wall_seconds = t.ws "
+            "FROM (SELECT r.run_id, count(p.problem_id) AS n, count(*) FILTER (p.is_correct) AS c, "
+            "count(p.is_correct) AS graded, coalesce(sum(p.prompt_tokens), 0) AS pt, "
+            "coalesce(sum(p.generated_tokens), 0) AS gt, coalesce(sum(p.reused_tokens), 0) AS rt, "
+            "coalesce(sum(p.model_calls), 0) AS mc, coalesce(sum(p.wall_seconds), 0) AS ws "
+            "FROM runs r LEFT JOIN run_problems p USING (run_id) WHERE r.status = 'running' GROUP BY r.run_id) t "
+            "WHERE runs.run_id = t.run_id"
+        )
+    logger.warning("marked %d run(s) left running by an earlier process as interrupted: %s",
+                   len(abandoned), ", ".join(str(row[0]) for row in abandoned))
+

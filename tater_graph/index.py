@@ -1,14 +1,15 @@
 """The HNSW index of step vectors: a derived cache of the vectors in DuckDB.
 
 The index file sits beside the database (``graph.duckdb.hnsw``) with a JSON
-sidecar (``graph.duckdb.hnsw.json``) recording the database id, embedder,
-dimension, vector count, the largest node id indexed, hnswlib parameters
-and the SHA-256 of the index file and of its aliases file
-(``graph.duckdb.hnsw.aliases``: nodes with identical vectors share one HNSW
-point, see :mod:`tater_graph.index_aliases`). On open, the sidecar is
-checked before hnswlib reads the file. A missing, foreign, truncated or
-corrupted file is rebuilt from DuckDB with a warning. An index that is only
-behind is caught up with the vectors added since. hnswlib's ``add_items`` is not safe alongside queries and
+sidecar (``graph.duckdb.hnsw.json``) recording the database id, the
+embedder, dimension, vector count, the largest node id indexed, hnswlib
+parameters and the size and SHA-256 of the index file and of its aliases
+file (``graph.duckdb.hnsw.aliases``: nodes with identical vectors share one
+HNSW point, see :mod:`tater_graph.index_aliases`). On open, the sidecar, the
+checksums and the hnswlib file header are checked before hnswlib reads the
+file. A missing, foreign, truncated or corrupted file is rebuilt from DuckDB
+with a warning. An index that is only behind is caught up with the vectors
+added since. hnswlib's ``add_items`` is not safe alongside queries and
 ``resize_index`` is safe with neither, so one lock guards every call.
 """
 
@@ -18,6 +19,7 @@ import hashlib
 import json
 import logging
 import os
+import struct
 import threading
 from collections.abc import Collection
 from dataclasses import asdict, dataclass
@@ -33,6 +35,7 @@ from tater_graph.store.database import Database
 logger = logging.getLogger(__name__)
 
 SIDECAR_FORMAT = 2
+DATABASE_ID_KEY = "database_id"
 _CHUNK = 100_000
 # A filtered query allowing at most this many points compares the query with
 # each of them instead of searching the graph: hnswlib's filtered search
@@ -55,6 +58,8 @@ class IndexParams:
 
 @dataclass(frozen=True)
 class Sidecar:
+    """The state an index file was built from, written beside it."""
+
     format: int
     database_id: str
     embedder: str
@@ -68,6 +73,7 @@ class Sidecar:
     sha256: str
     size_bytes: int
     aliases_sha256: str
+    points: int  # vectors in the hnswlib file; ``count`` also counts the aliases
 
 
 class VectorIndex:
@@ -97,19 +103,19 @@ class VectorIndex:
         """
         with self._lock:
             stored_count, stored_last = _vector_stats(db)
-            problem = self._check_file()
+            problem = self.check_file()
             if problem is None:
                 sidecar = self._read_sidecar()
                 below = _count_up_to(db, sidecar.last_node_id)
-                if (below == sidecar.count and sidecar.last_node_id <= stored_last) or stored_count == 0 == sidecar.count:
-                    self._load(sidecar)
-                    if stored_last > sidecar.last_node_id:
-                        added = self._add_from_db(db, after=sidecar.last_node_id)
-                        logger.info("caught up HNSW index %s with %d vectors", self.path, added)
-                        return "caught-up"
-                    return "loaded"
-                problem = (f"index holds {sidecar.count} vectors up to node {sidecar.last_node_id}, "
-                           f"the database {below} (vectors were deleted or the file belongs to another database)")
+                problem = _stale_reason(sidecar, below, stored_last)
+            if problem is None:
+                problem = self._load(sidecar)
+            if problem is None:
+                if stored_last > sidecar.last_node_id:
+                    added = self._add_from_db(db, after=sidecar.last_node_id)
+                    logger.info("caught up HNSW index %s with %d vectors", self.path, added)
+                    return "caught-up"
+                return "loaded"
             if stored_count == 0 and not self.path.exists():
                 self._new_index(1024)
                 return "empty"
@@ -117,6 +123,44 @@ class VectorIndex:
             self._new_index(max(1024, stored_count))
             self._add_from_db(db, after=0)
             return "rebuilt"
+
+    def verify(self, db: Database) -> str | None:
+        """Return why the file on disk is not in step with DuckDB, or None; changes nothing.
+
+        In step means: the file passes :meth:`check_file`, it contains exactly
+        the node ids of ``node_vectors``, and its sidecar records their count
+        and largest id. An index that is only behind fails here, although
+        :meth:`sync` would catch it up on the next writable open.
+        """
+        stored_count, stored_last = _vector_stats(db)
+        if stored_count == 0 and not self.path.exists():
+            return None
+        problem = self.check_file()
+        if problem is not None:
+            return problem
+        sidecar = self._read_sidecar()
+        problem = _stale_reason(sidecar, _count_up_to(db, sidecar.last_node_id), stored_last)
+        if problem is not None:
+            return problem
+        if sidecar.count != stored_count:
+            return (f"index holds {sidecar.count} vectors up to node {sidecar.last_node_id}, the database "
+                    f"{stored_count} up to node {stored_last} (behind until the next writable open catches it up)")
+
+        index = hnswlib.Index(space="cosine", dim=self.dim)
+        try:
+            index.load_index(str(self.path), max_elements=sidecar.max_elements)
+        except (RuntimeError, ValueError, MemoryError) as error:
+            return f"hnswlib cannot load the file ({error})"
+        aliases = VectorAliases.load(self.aliases_path)
+        labels = np.sort(np.concatenate([np.asarray(index.get_ids_list(), dtype=np.int64),
+                                         np.fromiter(aliases.label_of, dtype=np.int64, count=aliases.alias_count)]))
+        stored = np.sort(db.cursor().sql("SELECT node_id FROM node_vectors").to_arrow_table()
+                         .column("node_id").to_numpy())
+        if len(labels) != len(stored) or not np.array_equal(labels, stored):
+            missing = np.setdiff1d(stored, labels)[:5].tolist()
+            extra = np.setdiff1d(labels, stored)[:5].tolist()
+            return f"index labels differ from node_vectors (missing {missing}, extra {extra}, at most 5 each)"
+        return None
 
     def rebuild(self, db: Database) -> int:
         """Drop the index and add every vector from DuckDB again; return the count."""
@@ -138,7 +182,7 @@ class VectorIndex:
             _fsync(aliases_tmp)
             sidecar = Sidecar(
                 format=SIDECAR_FORMAT, database_id=self.database_id, embedder=self.embedder, dim=self.dim, space="cosine",
-                count=self._aliases.count, last_node_id=self.last_node_id,
+                count=self._aliases.count, points=self._index.get_current_count(), last_node_id=self.last_node_id,
                 max_elements=self._index.get_max_elements(), M=self.params.M,
                 ef_construction=self.params.ef_construction, sha256=_sha256(tmp), size_bytes=tmp.stat().st_size,
                 aliases_sha256=_sha256(aliases_tmp),
@@ -236,12 +280,19 @@ class VectorIndex:
         self.last_node_id = 0
         self.dirty = True
 
-    def _load(self, sidecar: Sidecar) -> None:
+    def _load(self, sidecar: Sidecar) -> str | None:
+        """Load the checked file; return why it is unusable, or None once loaded."""
         index = hnswlib.Index(space="cosine", dim=self.dim)
-        index.load_index(str(self.path), max_elements=sidecar.max_elements)
+        try:
+            index.load_index(str(self.path), max_elements=sidecar.max_elements)
+        except (RuntimeError, ValueError, MemoryError) as error:
+            return f"hnswlib cannot load the file ({error})"
+        if index.get_current_count() != sidecar.points:
+            return f"file holds {index.get_current_count()} vectors, the sidecar says {sidecar.points}"
         self._index = index
         self._aliases = VectorAliases.load(self.aliases_path)
         self.last_node_id = sidecar.last_node_id
+        return None
 
     def _add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
         assert self._index is not None
@@ -277,20 +328,25 @@ class VectorIndex:
             cursor.close()
         return added
 
-    def _check_file(self) -> str | None:
-        """Return why the file cannot be loaded, or None when it checks out."""
+    def check_file(self) -> str | None:
+        """Return why the file on disk cannot be loaded, or None when it checks out.
+
+        Reads only the sidecar, the checksum and the fixed-size hnswlib header,
+        so it is safe on any file: hnswlib's loader trusts the sizes in the
+        header and can crash the process on a damaged file.
+        """
         if not self.path.exists():
             return "index file missing"
         if not self.sidecar_path.exists():
             return "sidecar missing"
         try:
             sidecar = self._read_sidecar()
-        except (ValueError, TypeError, KeyError) as error:
+        except (ValueError, TypeError, KeyError, OSError) as error:
             return f"sidecar unreadable ({error})"
         if sidecar.format != SIDECAR_FORMAT:
             return f"sidecar format {sidecar.format}, expected {SIDECAR_FORMAT}"
         if sidecar.database_id != self.database_id:
-            return f"built for database {sidecar.database_id!r}, not this one ({self.database_id!r})"
+            return f"built for database {sidecar.database_id!r}, not this one ({self.database_id!r}): a foreign file"
         if sidecar.embedder != self.embedder or sidecar.dim != self.dim:
             return f"built with {sidecar.embedder}/{sidecar.dim}-d, the database uses {self.embedder}/{self.dim}-d"
         size = self.path.stat().st_size
@@ -302,11 +358,50 @@ class VectorIndex:
             return "aliases file missing"
         if _sha256(self.aliases_path) != sidecar.aliases_sha256:
             return "aliases file checksum mismatch (corrupted or replaced)"
-        return None
+        return _check_header(self.path, self.dim, sidecar)
 
     def _read_sidecar(self) -> Sidecar:
-        data = json.loads(self.sidecar_path.read_text())
+        data = json.loads(self.sidecar_path.read_text(encoding="utf-8"))
+        if not isinstance(data, dict):
+            raise ValueError(f"expected a JSON object, got {type(data).__name__}")
         return Sidecar(**data)
+
+
+# hnswlib 0.8 HierarchicalNSW::saveIndex header: offsetLevel0, max_elements,
+# cur_element_count, size_data_per_element, label_offset, offsetData (size_t),
+# maxlevel (int), enterpoint_node (uint32), maxM, maxM0, M (size_t), mult
+# (double), ef_construction (size_t); then count * size_data_per_element bytes
+# of level-0 data, then one uint32 link-list size (plus its links) per element.
+_HEADER = struct.Struct("<6Qi I3QdQ")
+
+
+def _check_header(path: Path, dim: int, sidecar: Sidecar) -> str | None:
+    """Return why the hnswlib header disagrees with the sidecar and file size, or None."""
+    size = path.stat().st_size
+    if size < _HEADER.size:
+        return f"file is {size} bytes, shorter than the {_HEADER.size}-byte hnswlib header"
+    with open(path, "rb") as handle:
+        fields = _HEADER.unpack(handle.read(_HEADER.size))
+    _, max_elements, count, per_element, label_offset, data_offset, _, _, _, max_m0, m, _, _ = fields
+    if count != sidecar.points or max_elements != sidecar.max_elements or m != sidecar.M:
+        return (f"header says {count} of {max_elements} vectors with M={m}, the sidecar "
+                f"{sidecar.points} of {sidecar.max_elements} with M={sidecar.M}")
+    if label_offset - data_offset != 4 * dim or per_element != label_offset + 8 or data_offset != 4 * max_m0 + 4:
+        return f"header describes vectors of {(label_offset - data_offset) // 4} dimensions, expected {dim}"
+    if count > max_elements or size < _HEADER.size + count * (per_element + 4):
+        return f"file is {size} bytes, too short for {count} vectors"
+    return None
+
+
+def _stale_reason(sidecar: Sidecar, below: int, stored_last: int) -> str | None:
+    """Return why a sound file does not match DuckDB, or None when it is current or only behind."""
+    if sidecar.last_node_id > stored_last:
+        return (f"index reaches node {sidecar.last_node_id}, past the last stored vector {stored_last} "
+                "(the file belongs to another state of the database)")
+    if below != sidecar.count:
+        return (f"index holds {sidecar.count} vectors up to node {sidecar.last_node_id}, the database {below} "
+                "(vectors were deleted or the file belongs to another database)")
+    return None
 
 
 def _vector_stats(db: Database) -> tuple[int, int]:

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import math
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -47,8 +48,9 @@ from tater_graph.records import Problem, Rollout
 from tater_graph.steps import SplitConfig, split_steps
 
 FORMATS = ("jsonl", "processbench", "prm800k-stepwise")
-MAX_STEP_CHARS = 1_000_000
+MAX_STEP_CHARS = 1_000_000  # also the limit of every other text field
 MAX_STEPS = 10_000
+_INT32 = range(-(2**31), 2**31)  # stored labels are INTEGER
 
 
 def read_rollouts(path: str | Path, fmt: str, *, answer_format: str = "gsm8k",
@@ -67,7 +69,10 @@ def read_rollouts(path: str | Path, fmt: str, *, answer_format: str = "gsm8k",
 
 
 def _open_text(path: Path) -> str:
-    raw = path.read_bytes()
+    try:
+        raw = path.read_bytes()
+    except OSError as error:
+        raise IngestError(f"cannot read the file ({error.strerror or error})", path=str(path)) from error
     if raw[:2] == b"\x1f\x8b":
         try:
             raw = gzip.decompress(raw)
@@ -82,8 +87,10 @@ def _open_text(path: Path) -> str:
 
 
 def _jsonl_records(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    for line_number, line in enumerate(_open_text(path).splitlines(), start=1):
-        if not line.strip():
+    # Only "\n" ends a line: str.splitlines() also splits on U+2028 and other separators
+    # that JSON strings may contain raw. Blank means JSON whitespace only.
+    for line_number, line in enumerate(_open_text(path).split("\n"), start=1):
+        if not line.strip(" \t\r"):
             continue
         record = _parse_json(line, str(path), line_number)
         if not isinstance(record, dict):
@@ -97,7 +104,8 @@ def _json_array(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
         raise IngestError(f"expected a JSON array of records, got {type(data).__name__}", path=str(path))
     for number, record in enumerate(data, start=1):
         if not isinstance(record, dict):
-            raise IngestError(f"record {number} is a {type(record).__name__}, expected an object", path=str(path))
+            raise IngestError(f"record {number} is a {type(record).__name__}, expected an object",
+                              path=str(path), line=number)
         yield number, record
 
 
@@ -107,6 +115,8 @@ def _parse_json(text: str, path: str, line: int | None) -> Any:
     except json.JSONDecodeError as error:
         where = line if line is not None else error.lineno
         raise IngestError(f"invalid JSON: {error.msg} at column {error.colno}", path=path, line=where) from error
+    except ValueError as error:  # integers over Python's digit limit
+        raise IngestError(f"invalid JSON: {error}", path=path, line=line) from error
     except RecursionError as error:
         raise IngestError("JSON nested too deeply", path=path, line=line) from error
 
@@ -119,11 +129,25 @@ def _text(record: dict[str, Any], key: str, path: str, line: int, *, required: b
         return None
     if not isinstance(value, str):
         raise IngestError(f"expected a string, got {type(value).__name__}", path=path, line=line, field=key)
-    if "\x00" in value:
-        raise IngestError("contains a NUL character", path=path, line=line, field=key)
+    _check_chars(value, path, line, key)
     if required and not value.strip():
         raise IngestError("must not be empty", path=path, line=line, field=key)
     return value
+
+
+def _check_chars(value: str, path: str, line: int, key: str, subject: str = "") -> None:
+    """Reject text that cannot be stored: over the size limit, with NUL characters or lone surrogates."""
+    if len(value) > MAX_STEP_CHARS:
+        raise IngestError(f"{subject}has {len(value)} characters, more than the limit of {MAX_STEP_CHARS}",
+                          path=path, line=line, field=key)
+    if "\x00" in value:
+        raise IngestError(f"{subject}contains a NUL character", path=path, line=line, field=key)
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise IngestError(f"{subject}contains an unpaired surrogate (\\u{ord(value[error.start]):04x}) at "
+                          f"character {error.start}, which is not valid Unicode", path=path, line=line,
+                          field=key) from error
 
 
 def _steps(value: Any, path: str, line: int, key: str = "steps") -> tuple[str, ...]:
@@ -139,19 +163,14 @@ def _steps(value: Any, path: str, line: int, key: str = "steps") -> tuple[str, .
                               path=path, line=line, field=f"{key}[{position}]")
         if not step.strip():
             raise IngestError(f"step {position} is empty", path=path, line=line, field=f"{key}[{position}]")
-        if "\x00" in step:
-            raise IngestError(f"step {position} contains a NUL character", path=path, line=line,
-                              field=f"{key}[{position}]")
-        if len(step) > MAX_STEP_CHARS:
-            raise IngestError(f"step {position} has {len(step)} characters, more than {MAX_STEP_CHARS}",
-                              path=path, line=line, field=f"{key}[{position}]")
+        _check_chars(step, path, line, f"{key}[{position}]", subject=f"step {position} ")
     return tuple(value)
 
 
 def _bool(record: dict[str, Any], key: str, path: str, line: int) -> bool | None:
     value = record.get(key)
     if value is not None and not isinstance(value, bool):
-        raise IngestError(f"expected true, false or null, got {value!r}", path=path, line=line, field=key)
+        raise IngestError(f"expected true, false or null, got {_preview(value)}", path=path, line=line, field=key)
     return value
 
 
@@ -164,6 +183,9 @@ def _from_jsonl(record: dict[str, Any], path: str, line: int, answer_format: str
         steps = tuple(split_steps(text, split))
         if not steps:
             raise IngestError("text holds no steps after splitting", path=path, line=line, field="text")
+        if len(steps) > min(MAX_STEPS, split.max_steps):
+            raise IngestError(f"text splits into {len(steps)} steps, more than the limit of "
+                              f"{min(MAX_STEPS, split.max_steps)}", path=path, line=line, field="text")
     else:
         raise IngestError("missing required field: give 'steps' (a list) or 'text'", path=path, line=line,
                           field="steps")
@@ -177,29 +199,53 @@ def _from_jsonl(record: dict[str, Any], path: str, line: int, answer_format: str
 
     labels = record.get("labels")
     if labels is not None:
-        if not isinstance(labels, list) or not all(v is None or (isinstance(v, int) and not isinstance(v, bool))
-                                                    for v in labels):
-            raise IngestError("expected a list of integers or nulls", path=path, line=line, field="labels")
+        if not isinstance(labels, list) or not all(v is None or (isinstance(v, int) and not isinstance(v, bool)
+                                                                 and v in _INT32) for v in labels):
+            raise IngestError("expected a list of 32-bit integers or nulls", path=path, line=line, field="labels")
         if len(labels) != len(steps):
             raise IngestError(f"{len(labels)} labels for {len(steps)} steps", path=path, line=line, field="labels")
         labels = tuple(labels)
 
-    score = record.get("score")
-    if score is not None and (isinstance(score, bool) or not isinstance(score, (int, float))):
-        raise IngestError(f"expected a number, got {score!r}", path=path, line=line, field="score")
+    score = _number(record.get("score"), path, line, "score")
 
     problem = Problem(question, gold, _text(record, "dataset", path, line, required=False) or "jsonl",
                       _string_id(record.get("problem_id"), path, line))
     return Rollout(problem, steps, answer, correct, source="jsonl",
                    generator=_text(record, "generator", path, line, required=False),
-                   text=None, score=None if score is None else float(score), step_labels=labels)
+                   text=None, score=score, step_labels=labels)
+
+
+def _number(value: Any, path: str, line: int, key: str) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise IngestError(f"expected a number, got {_preview(value)}", path=path, line=line, field=key)
+    try:
+        number = float(value)
+    except OverflowError as error:
+        raise IngestError("number too large for a double", path=path, line=line, field=key) from error
+    if not math.isfinite(number):
+        raise IngestError(f"expected a finite number, got {number}", path=path, line=line, field=key)
+    return number
+
+
+def _preview(value: Any, limit: int = 60) -> str:
+    """Return ``repr(value)`` cut to ``limit`` characters, for messages about huge or nested values."""
+    try:
+        text = repr(value)
+    except RecursionError:
+        text = f"<deeply nested {type(value).__name__}>"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _string_id(value: Any, path: str, line: int) -> str | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, (str, int)):
-        raise IngestError(f"expected a string or integer id, got {value!r}", path=path, line=line, field="problem_id")
+        raise IngestError(f"expected a string or integer id, got {_preview(value)}", path=path, line=line,
+                          field="problem_id")
+    if isinstance(value, str):
+        _check_chars(value, path, line, "problem_id")
     return str(value)
 
 
@@ -209,7 +255,7 @@ def _from_processbench(record: dict[str, Any], path: str, number: int, answer_fo
     correct = _bool(record, "final_answer_correct", path, number)
     label = record.get("label")
     if isinstance(label, bool) or not isinstance(label, int) or not -1 <= label < len(steps):
-        raise IngestError(f"expected -1 or a step index below {len(steps)}, got {label!r}",
+        raise IngestError(f"expected -1 or a step index below {len(steps)}, got {_preview(label)}",
                           path=path, line=number, field="label")
     labels = tuple(1 if label == -1 or i < label else (-1 if i == label else None) for i in range(len(steps)))
     record_id = _text(record, "id", path, number, required=False)
@@ -227,8 +273,9 @@ def _from_prm800k(record: dict[str, Any], path: str, line: int) -> Rollout:
     prefix_steps = _steps(prefix, path, line, "responses") if prefix else ()
     step = _text(record, "next_response", path, line, required=True)
     rating = record.get("rating")
-    if rating is not None and (isinstance(rating, bool) or rating not in (-1, 0, 1)):
-        raise IngestError(f"expected -1, 0, 1 or null, got {rating!r}", path=path, line=line, field="rating")
+    if rating is not None and (isinstance(rating, bool) or not isinstance(rating, int) or rating not in (-1, 0, 1)):
+        raise IngestError(f"expected -1, 0, 1 or null, got {_preview(rating)}", path=path, line=line,
+                          field="rating")
     steps = prefix_steps + (step,)
     labels = (None,) * len(prefix_steps) + (rating,)
     answer = _text(record, "answer", path, line, required=False)

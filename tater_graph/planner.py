@@ -16,13 +16,18 @@ the graph in one of two ways:
 Values come from :mod:`tater_graph.values`: a Beta posterior mean and
 standard deviation from the node's outcomes and step score. Continuations
 are ranked by value, then visits. Children whose value is at most
-``dead_end_max_value`` on at least ``dead_end_min_visits`` graded rollouts
-are dead ends: returned apart and never as continuations.
+``dead_end_max_value`` on at least ``dead_end_min_visits`` rollouts with a
+gold or vote outcome are dead ends: returned apart and never as
+continuations.
 
-The planner records when it returned a node in ``nodes.last_used_at`` (bank
-eviction reads it). Those writes are batched: they reach the database every
-``touch_batch`` nodes, on :meth:`Planner.flush`, and when a ``with`` block
-ends.
+The planner records when it returned a node in ``nodes.last_used_at`` and
+counts it in ``nodes.uses`` (bank eviction reads both). Those writes are
+batched: they reach the database every ``touch_batch`` nodes, on
+:meth:`Planner.flush`, and when a ``with`` block ends.
+
+Retrieval reads only the problems of its :class:`~tater_graph.bank.RetrievalScope`:
+the graph's namespace, the namespaces that granted it read access, minus the
+problems a leakage guard excludes.
 """
 
 from __future__ import annotations
@@ -37,6 +42,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from tater_graph.bank.namespaces import visible_namespaces
+from tater_graph.bank.scope import RetrievalScope
 from tater_graph.errors import ConfigError, NotFoundError
 from tater_graph.graph import StepGraph
 from tater_graph.steps import normalize_step
@@ -46,9 +53,11 @@ from tater_graph.values import beta_mean, beta_std
 logger = logging.getLogger(__name__)
 
 SCOPES = ("same", "similar", "any")
+# Scopes up to this many nodes are searched exactly in memory, larger ones through the HNSW index.
+_EXACT_SCOPE_NODES = 20_000
 
 _NODE_COLUMNS = ("n.node_id, n.problem_id, n.step_text, n.step_norm, n.depth, n.visits, n.graded, n.successes, "
-                 "n.terminal_visits, n.answer, n.score")
+                 "n.terminal_visits, n.answer, n.score, n.vote_graded, n.vote_successes")
 
 
 @dataclass(frozen=True)
@@ -61,6 +70,8 @@ class PlannerConfig:
         dead_end_max_value: a child with a value of at most this ...
         dead_end_min_visits: ... on at least this many graded rollouts is a dead end.
         prior_successes, prior_failures: the Beta prior (1, 1 is uniform).
+        vote_weight: weight of one majority-vote pseudo-outcome against one gold
+            outcome (0 ignores votes).
         score_weight: pseudo-rollouts one step score counts as (0 ignores scores).
         scope: which nodes an approximate lookup searches: ``"same"`` (the
             problem's own), ``"similar"`` (the problem's and those of its
@@ -78,6 +89,7 @@ class PlannerConfig:
     dead_end_min_visits: int = 3
     prior_successes: float = 1.0
     prior_failures: float = 1.0
+    vote_weight: float = 1.0
     score_weight: float = 1.0
     scope: str = "similar"
     scope_problems: int = 10
@@ -94,6 +106,7 @@ class PlannerConfig:
         _check(self.dead_end_min_visits >= 1, "dead_end_min_visits", self.dead_end_min_visits, "use 1 or more")
         _check(self.prior_successes > 0, "prior_successes", self.prior_successes, "Beta priors must be positive")
         _check(self.prior_failures > 0, "prior_failures", self.prior_failures, "Beta priors must be positive")
+        _check(self.vote_weight >= 0, "vote_weight", self.vote_weight, "use 0 or more")
         _check(self.score_weight >= 0, "score_weight", self.score_weight, "use 0 or more")
         _check(self.scope in SCOPES, "scope", self.scope, f"use one of {', '.join(SCOPES)}")
         for name in ("scope_problems", "candidates", "max_matched_states", "max_source_rollouts", "touch_batch"):
@@ -115,7 +128,7 @@ class Continuation:
         step_text: the step as first written.
         value, value_std: Beta posterior mean and standard deviation.
         visits: rollouts through the step.
-        graded: of those, rollouts with a known outcome.
+        graded: of those, rollouts graded against the gold answer.
         successes: of those, rollouts graded correct.
         support_rollouts: rollouts behind the estimate (equal to ``visits``).
         support_problems: distinct problems the merged nodes belong to.
@@ -128,6 +141,9 @@ class Continuation:
         node_ids: every node merged into this continuation.
         score: the step score used in the value, if any.
         depth: steps taken when at ``node_id``.
+        vote_graded: rollouts without a gold grade whose agreement with the
+            majority vote is stored (see :mod:`tater_graph.backup`).
+        vote_successes: of those, rollouts agreeing with the vote.
     """
 
     node_id: int
@@ -147,6 +163,8 @@ class Continuation:
     node_ids: tuple[int, ...] = ()
     score: float | None = None
     depth: int = 0
+    vote_graded: int = 0
+    vote_successes: int = 0
 
 
 @dataclass(frozen=True)
@@ -205,6 +223,8 @@ class _NodeRow(NamedTuple):
     terminal_visits: int
     answer: str | None
     score: float | None
+    vote_graded: int
+    vote_successes: int
 
 
 @dataclass
@@ -223,15 +243,23 @@ class Planner:
     Args:
         graph: the open step graph (read-only graphs work; ``last_used_at`` is then not written).
         config: planner settings.
+        scope: the problems retrieval may read (build one with
+            :func:`tater_graph.bank.retrieval_scope`); default: the graph's
+            namespace and the namespaces that granted it read access.
     """
 
-    def __init__(self, graph: StepGraph, config: PlannerConfig = PlannerConfig()):
+    def __init__(self, graph: StepGraph, config: PlannerConfig = PlannerConfig(),
+                 scope: RetrievalScope | None = None):
         self.graph = graph
         self.config = config
+        if scope is None:
+            scope = RetrievalScope(graph.namespace, visible_namespaces(graph.db.cursor(), graph.namespace))
+        self.scope = scope
         self._local = threading.local()
         self._touched: set[int] = set()
         self._touch_lock = threading.Lock()
         self._problem_matrix: tuple[tuple[int, int], np.ndarray, np.ndarray] | None = None
+        self._question_vectors: dict[str, np.ndarray] = {}
 
     # ---- public API ----------------------------------------------------------
 
@@ -329,15 +357,15 @@ class Planner:
         """
         if k < 1:
             raise ConfigError(f"invalid k {k}: return at least 1 similar problem")
-        ranked = self._rank_problems(question, exclude_problem_ids)
-        ranked = [(pid, sim) for pid, sim in ranked if sim >= min_similarity][:k]
+        ranked = self._rank_problems(question, exclude_problem_ids, k)
+        ranked = [(pid, sim) for pid, sim in ranked if sim >= min_similarity]
         if not ranked:
             return []
 
         cursor = self._cursor()
         ids = [pid for pid, _ in ranked]
         info = {row[0]: row[1:] for row in cursor.execute(
-            "SELECT problem_id, question, gold_answer FROM problems WHERE problem_id IN (SELECT unnest(?))", [ids]
+            f"SELECT problem_id, question, gold_answer FROM problems WHERE problem_id IN ({_id_list(ids)})"
         ).fetchall()}
         best = self._best_correct_rollouts(ids)
         results = []
@@ -385,8 +413,10 @@ class Planner:
         if not ids or self.graph.db.read_only:
             return
         with self.graph.db._lock:
+            # NOTE: uses counts the batches a node was returned in, not every return within one batch.
             self.graph.db.con.execute(
-                "UPDATE nodes SET last_used_at = ? WHERE node_id IN (SELECT unnest(?))", [datetime.now(), ids]
+                f"UPDATE nodes SET last_used_at = ?, uses = coalesce(uses, 0) + 1 WHERE node_id IN ({_id_list(ids)})",
+                [datetime.now()],
             )
         logger.debug("recorded last use of %d nodes", len(ids))
 
@@ -403,16 +433,21 @@ class Planner:
         cursor = self._cursor()
         if isinstance(problem, bool) or not isinstance(problem, (int, str)):
             raise ConfigError(f"invalid problem {problem!r}: give a problem id (int) or the question text (str)")
+        condition, params = self.scope.problem_filter()
         if isinstance(problem, int):
-            rows = cursor.execute("SELECT question FROM problems WHERE problem_id = ?", [problem]).fetchall()
+            rows = cursor.execute(f"SELECT question FROM problems WHERE problem_id = ? AND {condition}",
+                                  [problem, *params]).fetchall()
             if not rows:
-                raise NotFoundError(f"problem {problem} not found: list ids with "
+                raise NotFoundError(f"problem {problem} not found in namespaces {', '.join(self.scope.namespaces)} "
+                                    "(or excluded by the leakage guard): list ids with "
                                     "`tater-graph sql \"SELECT problem_id, question FROM problems\"`")
             return problem, rows[0][0]
         if not problem.strip():
             raise ConfigError("the question is empty: give the problem text or its id")
-        rows = cursor.execute("SELECT problem_id FROM problems WHERE namespace = ? AND question_hash = ?",
-                              [self.graph.namespace, question_hash(problem)]).fetchall()
+        # The graph's own namespace first, when a granted namespace stores the same question too.
+        rows = cursor.execute(f"SELECT problem_id FROM problems WHERE question_hash = ? AND {condition} "
+                              "ORDER BY namespace <> ?, problem_id",
+                              [question_hash(problem), *params, self.scope.namespace]).fetchall()
         return (rows[0][0] if rows else None), problem
 
     def _match_state(self, problem_id: int | None, question: str, steps: list[str]) -> tuple[list[_Match], bool]:
@@ -432,14 +467,14 @@ class Planner:
     def _match_roots(self, question: str, problem_id: int | None) -> list[_Match]:
         """Match the empty state of an unstored question to the roots of similar problems."""
         exclude = () if problem_id is None else (problem_id,)
-        ranked = [(pid, sim) for pid, sim in self._rank_problems(question, exclude)
-                  if sim >= self.config.min_similarity][: self.config.max_matched_states]
+        ranked = [(pid, sim) for pid, sim in self._rank_problems(question, exclude, self.config.max_matched_states)
+                  if sim >= self.config.min_similarity]
         if not ranked:
             return []
         similarity = dict(ranked)
         rows = self._cursor().execute(
-            "SELECT node_id, problem_id, visits FROM nodes WHERE state_key = ? AND problem_id IN (SELECT unnest(?))",
-            [ROOT_KEY, list(similarity)],
+            f"SELECT node_id, problem_id, visits FROM nodes WHERE state_key = ? AND problem_id IN ({_id_list(similarity)})",
+            [ROOT_KEY],
         ).fetchall()
         matches = [_Match(node_id, pid, float(similarity[pid]), 0, visits) for node_id, pid, visits in rows]
         matches.sort(key=lambda m: (-m.similarity, -m.visits, m.node_id))
@@ -450,21 +485,17 @@ class Planner:
         scope = self._scope_problems(problem_id, question)
         if scope is not None and not scope:
             return []
-        allowed = None
-        if scope is not None:
-            allowed = {row[0] for row in self._cursor().execute(
-                "SELECT node_id FROM nodes WHERE depth > 0 AND problem_id IN (SELECT unnest(?))", [sorted(scope)]
-            ).fetchall()}
-            if not allowed:
-                return []
-
-        vector = self.graph.embed([steps[-1]])
-        ids, similarities = self.graph.ensure_index().query(vector, self.config.candidates, allowed_ids=allowed)
-        close = {int(i): float(s) for i, s in zip(ids[0], similarities[0]) if s >= self.config.min_similarity}
+        vector = self.graph.embed([steps[-1]])[0]
+        if scope is None:
+            ids, similarities = self.graph.ensure_index().query(vector, self.config.candidates)
+            ids, similarities = ids[0], similarities[0]
+        else:
+            ids, similarities = self._search_scope(vector, scope)
+        close = {int(i): float(s) for i, s in zip(ids, similarities) if s >= self.config.min_similarity}
         if not close:
             return []
         rows = self._cursor().execute(
-            "SELECT node_id, problem_id, depth, visits FROM nodes WHERE node_id IN (SELECT unnest(?))", [list(close)]
+            f"SELECT node_id, problem_id, depth, visits FROM nodes WHERE node_id IN ({_id_list(close)})"
         ).fetchall()
         depth = len(steps)
         matches = [_Match(node_id, pid, close[node_id], d, visits) for node_id, pid, d, visits in rows]
@@ -472,14 +503,42 @@ class Planner:
         matches.sort(key=lambda m: (-m.similarity, abs(m.depth - depth), -m.visits, m.node_id))
         return matches[: self.config.max_matched_states]
 
+    def _search_scope(self, vector: np.ndarray, scope: set[int]) -> tuple[np.ndarray, np.ndarray]:
+        """Return the nodes of the scope's problems closest to ``vector``, with their cosine similarities.
+
+        A small scope (the usual case: one problem and its few most similar
+        ones) is searched exactly in memory. A scope of more than
+        ``_EXACT_SCOPE_NODES`` nodes goes through the HNSW index with a filter.
+        """
+        cursor = self._cursor()
+        node_ids = [row[0] for row in cursor.execute(
+            f"SELECT node_id FROM nodes WHERE depth > 0 AND problem_id IN ({_id_list(scope)})"
+        ).fetchall()]
+        if not node_ids:
+            return np.empty(0, np.int64), np.empty(0)
+        if len(node_ids) > _EXACT_SCOPE_NODES:
+            ids, similarities = self.graph.ensure_index().query(vector, self.config.candidates, allowed_ids=node_ids)
+            return ids[0], similarities[0]
+
+        table = cursor.sql(
+            f"SELECT node_id, embedding FROM node_vectors WHERE node_id IN ({_id_list(node_ids)})"
+        ).to_arrow_table()
+        ids = table.column("node_id").to_numpy()
+        if len(ids) == 0:
+            return np.empty(0, np.int64), np.empty(0)
+        matrix = table.column("embedding").combine_chunks().flatten().to_numpy().reshape(len(ids), len(vector))
+        similarities = matrix @ vector
+        top = np.argsort(-similarities, kind="stable")[: self.config.candidates]
+        return ids[top], similarities[top]
+
     def _scope_problems(self, problem_id: int | None, question: str) -> set[int] | None:
         """Return the problem ids an approximate lookup may match, or None for any problem."""
         if self.config.scope == "any":
-            return None
+            return self._any_scope()
         scope = set() if problem_id is None else {problem_id}
         if self.config.scope == "similar":
-            ranked = self._rank_problems(question, scope)
-            scope.update(pid for pid, _ in ranked[: self.config.scope_problems])
+            ranked = self._rank_problems(question, scope, self.config.scope_problems)
+            scope.update(pid for pid, _ in ranked)
         return scope
 
     # ---- children and values ------------------------------------------------------
@@ -490,8 +549,7 @@ class Planner:
         cursor = self._cursor()
         rows = cursor.execute(
             f"SELECT e.parent_id, {_NODE_COLUMNS} FROM edges e JOIN nodes n ON n.node_id = e.child_id "
-            "WHERE e.parent_id IN (SELECT unnest(?))",
-            [list(parent_similarity)],
+            f"WHERE e.parent_id IN ({_id_list(parent_similarity)})"
         ).fetchall()
         if not rows:
             return []
@@ -512,11 +570,13 @@ class Planner:
         first = rows[0]
         graded = sum(r.graded for r in rows)
         successes = sum(r.successes for r in rows)
+        vote_graded = sum(r.vote_graded for r in rows)
+        vote_successes = sum(r.vote_successes for r in rows)
         scores = [r.score for r in rows if r.score is not None]
         score = sum(scores) / len(scores) if scores else None
         rollouts = sorted({rid for r in rows for rid in sources.get(r.node_id, ())})[: self.config.max_source_rollouts]
 
-        wins, losses = self._evidence(graded, successes, score)
+        wins, losses = self._evidence(graded, successes, vote_graded, vote_successes, score)
         prior = (self.config.prior_successes, self.config.prior_failures)
         visits = sum(r.visits for r in rows)
         return Continuation(
@@ -528,42 +588,60 @@ class Planner:
             answer=next((r.answer for r in rows if r.answer is not None), None),
             similarity=group.similarity if with_similarity else None, source_rollouts=tuple(rollouts),
             node_ids=tuple(r.node_id for r in rows), score=score, depth=first.depth,
+            vote_graded=vote_graded, vote_successes=vote_successes,
         )
 
-    def _evidence(self, graded: int, successes: int, score: float | None) -> tuple[float, float]:
+    def _evidence(self, graded: int, successes: int, vote_graded: int, vote_successes: int,
+                  score: float | None) -> tuple[float, float]:
         """Return the weighted (successes, failures) the posterior is updated with."""
-        wins = float(successes)
-        losses = float(graded - successes)
+        wins = successes + self.config.vote_weight * vote_successes
+        losses = (graded - successes) + self.config.vote_weight * (vote_graded - vote_successes)
         if score is not None and self.config.score_weight > 0:
             wins += self.config.score_weight * score
             losses += self.config.score_weight * (1.0 - score)
         return wins, losses
 
     def _is_dead_end(self, continuation: Continuation) -> bool:
-        return (continuation.graded >= self.config.dead_end_min_visits
-                and continuation.value <= self.config.dead_end_max_value)
+        outcomes = continuation.graded + (continuation.vote_graded if self.config.vote_weight > 0 else 0)
+        return outcomes >= self.config.dead_end_min_visits and continuation.value <= self.config.dead_end_max_value
 
     def _source_rollouts(self, node_ids: list[int]) -> dict[int, list[int]]:
         limit = self.config.max_source_rollouts
         rows = self._cursor().execute(
             "SELECT node_id, list(rollout_id ORDER BY rollout_id)[1:?] FROM rollout_steps "
-            "WHERE node_id IN (SELECT unnest(?)) GROUP BY node_id",
-            [limit, node_ids],
+            f"WHERE node_id IN ({_id_list(node_ids)}) GROUP BY node_id",
+            [limit],
         ).fetchall()
         return {node_id: ids for node_id, ids in rows}
 
     # ---- problems --------------------------------------------------------------
 
-    def _rank_problems(self, question: str, exclude: Collection[int] = ()) -> list[tuple[int, float]]:
-        """Return (problem id, cosine) of every stored problem in the namespace, most similar first."""
+    def _rank_problems(self, question: str, exclude: Collection[int] = (), limit: int | None = None
+                       ) -> list[tuple[int, float]]:
+        """Return (problem id, cosine) of the ``limit`` stored problems most similar to ``question``."""
         ids, matrix = self._problem_vectors()
         if len(ids) == 0:
             return []
-        vector = self.graph.embed([question])[0]
-        similarities = matrix @ vector
-        order = np.argsort(-similarities, kind="stable")
+        similarities = matrix @ self._question_vector(question)
         excluded = set(exclude)
-        return [(int(ids[i]), float(similarities[i])) for i in order if int(ids[i]) not in excluded]
+        needed = len(ids) if limit is None else min(len(ids), limit + len(excluded))
+        if needed < len(ids):
+            top = np.argpartition(-similarities, needed - 1)[:needed]
+        else:
+            top = np.arange(len(ids))
+        order = top[np.lexsort((ids[top], -similarities[top]))]  # most similar first, ties to the lower id
+        ranked = [(int(ids[i]), float(similarities[i])) for i in order if int(ids[i]) not in excluded]
+        return ranked if limit is None else ranked[:limit]
+
+    def _question_vector(self, question: str) -> np.ndarray:
+        """Return the question's embedding, cached because search looks up one question many times."""
+        vector = self._question_vectors.get(question)
+        if vector is None:
+            if len(self._question_vectors) >= 1024:
+                self._question_vectors.clear()
+            vector = self.graph.embed([question])[0]
+            self._question_vectors[question] = vector
+        return vector
 
     def _problem_vectors(self) -> tuple[np.ndarray, np.ndarray]:
         """Return the namespace's problem ids and vectors, reloaded only when problems were added."""
@@ -571,10 +649,10 @@ class Planner:
         stamp = cursor.execute("SELECT count(*), coalesce(max(problem_id), 0) FROM problem_vectors").fetchall()[0]
         if self._problem_matrix is not None and self._problem_matrix[0] == stamp:
             return self._problem_matrix[1], self._problem_matrix[2]
+        condition, params = self.scope.problem_filter("v.problem_id")
         table = cursor.sql(
-            "SELECT v.problem_id, v.embedding FROM problem_vectors v JOIN problems p USING (problem_id) "
-            "WHERE p.namespace = ? ORDER BY v.problem_id",
-            params=[self.graph.namespace],
+            f"SELECT v.problem_id, v.embedding FROM problem_vectors v WHERE {condition} ORDER BY v.problem_id",
+            params=params,
         ).to_arrow_table()
         ids = table.column("problem_id").to_numpy()
         dim = self.graph.index.dim
@@ -584,19 +662,26 @@ class Planner:
 
     def _best_correct_rollouts(self, problem_ids: list[int]) -> dict[int, tuple[int, tuple[str, ...]]]:
         """Return each problem's best gold-correct rollout: (rollout id, steps)."""
-        rows = self._cursor().execute(
-            "WITH ranked AS ("
-            " SELECT r.problem_id, r.rollout_id, avg(n.value) AS mean_value, r.n_steps,"
-            "  row_number() OVER (PARTITION BY r.problem_id ORDER BY avg(n.value) DESC, r.n_steps, r.rollout_id) AS rank"
-            " FROM rollouts r JOIN rollout_steps s USING (rollout_id) JOIN nodes n ON n.node_id = s.node_id"
-            " WHERE r.is_correct AND r.problem_id IN (SELECT unnest(?))"
-            " GROUP BY r.problem_id, r.rollout_id, r.n_steps)"
-            " SELECT k.problem_id, k.rollout_id, list(s.step_text ORDER BY s.position)"
-            " FROM ranked k JOIN rollout_steps s USING (rollout_id) WHERE k.rank = 1"
-            " GROUP BY k.problem_id, k.rollout_id",
-            [problem_ids],
+        cursor = self._cursor()
+        rollouts = cursor.execute(
+            f"SELECT rollout_id, problem_id, n_steps FROM rollouts WHERE is_correct AND n_steps > 0 "
+            f"AND problem_id IN ({_id_list(problem_ids)})"
         ).fetchall()
-        return {pid: (rid, tuple(steps)) for pid, rid, steps in rows}
+        if not rollouts:
+            return {}
+        steps = cursor.execute(
+            "SELECT s.rollout_id, list(s.step_text ORDER BY s.position), avg(n.value) "
+            f"FROM rollout_steps s JOIN nodes n ON n.node_id = s.node_id "
+            f"WHERE s.rollout_id IN ({_id_list(r[0] for r in rollouts)}) GROUP BY s.rollout_id"
+        ).fetchall()
+        path = {rollout_id: (tuple(texts), mean_value) for rollout_id, texts, mean_value in steps}
+
+        best: dict[int, tuple[tuple[float, int, int], int]] = {}
+        for rollout_id, problem_id, n_steps in rollouts:
+            key = (-path[rollout_id][1], n_steps, rollout_id)  # highest mean value, then fewest steps
+            if problem_id not in best or key < best[problem_id][0]:
+                best[problem_id] = (key, rollout_id)
+        return {pid: (rollout_id, path[rollout_id][0]) for pid, (_, rollout_id) in best.items()}
 
     # ---- plumbing ----------------------------------------------------------------
 
@@ -607,12 +692,29 @@ class Planner:
             self._local.cursor = cursor
         return cursor
 
+    def _any_scope(self) -> set[int] | None:
+        """Return the problems in scope, or None when the scope is the whole database (no filter needed)."""
+        if not self.scope.excluded_problem_ids:
+            placeholders = ", ".join("?" for _ in self.scope.namespaces)
+            outside = self._cursor().execute(
+                f"SELECT count(*) FROM problems WHERE namespace NOT IN ({placeholders})", list(self.scope.namespaces)
+            ).fetchall()[0][0]
+            if outside == 0:
+                return None
+        return set(self.scope.allowed_problem_ids(self.graph))
+
     def _touch(self, node_ids: Sequence[int]) -> None:
         with self._touch_lock:
             self._touched.update(node_ids)
             full = len(self._touched) >= self.config.touch_batch
         if full:
             self.flush()
+
+
+def _id_list(ids) -> str:
+    """Return ids as a SQL literal list; DuckDB prunes row groups with it, unlike a joined parameter list."""
+    text = ",".join(str(int(i)) for i in ids)
+    return text or "NULL"
 
 
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?")

@@ -15,6 +15,8 @@ from tater_graph.datasets import gsm8k_solution_steps, read_records
 
 INSTRUCTION = "Solve each math word problem step by step. Write the final answer after ####.\n\n"
 STOP = ("\n\n", "\nQuestion:")
+QUESTION_MARK = "Question:"
+ANSWER_MARK = "Answer:\n"
 
 
 @dataclass(frozen=True)
@@ -53,3 +55,15 @@ def build_prompt(question: str, shots: Sequence[Shot] = (), prefix_steps: Sequen
         parts.append("Useful facts from similar solved problems:\n" + "".join(f"- {h}\n" for h in hints) + "\n")
     parts.append(f"Question: {question}\nAnswer:\n{format_solution(prefix_steps)}")
     return "".join(parts)
+
+
+def parse_prompt(prompt: str) -> tuple[str, str]:
+    """Return the question of a prompt from :func:`build_prompt` and the solution text after it.
+
+    >>> parse_prompt(build_prompt("What is 2 + 3?", prefix_steps=["2 + 3 = 5"]))
+    ('What is 2 + 3?', '2 + 3 = 5\\n')
+    """
+    marker = prompt.rfind(QUESTION_MARK)
+    block = prompt[marker + len(QUESTION_MARK):] if marker >= 0 else prompt
+    question, _, solution = block.partition(ANSWER_MARK)
+    return question.strip(), solution

@@ -65,7 +65,13 @@ class IngestResult:
 
 @dataclass(frozen=True)
 class ProblemResult:
-    """The outcome of searching one problem."""
+    """The outcome and compute ledger of searching one problem.
+
+    ``prompt_tokens`` counts prompt tokens the model evaluated;
+    ``reused_tokens`` counts tokens taken from the bank instead of generated;
+    ``reused_rollouts`` counts stored rollouts that served as samples;
+    ``resamples`` counts attempts abandoned at a known dead end.
+    """
 
     problem_id: int
     answer: str | None
@@ -77,6 +83,9 @@ class ProblemResult:
     reused_tokens: int
     model_calls: int
     wall_seconds: float
+    reused_rollouts: int = 0
+    resamples: int = 0
+    early_stopped: bool = False
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,10 @@ Evidence on a node, in order of trust:
 
 1. Gold outcomes: ``successes`` of ``graded`` rollouts through the node were
    graded correct against the gold answer (counted by the writer).
-2. Step scores: ``score`` in [0, 1] from a step scorer counts as
+2. Vote outcomes, where no gold answer is known: ``vote_successes`` of
+   ``vote_graded`` rollouts agree with the majority vote (counted by
+   :func:`tater_graph.backup.backup_vote`), each weighted ``vote_weight``.
+3. Step scores: ``score`` in [0, 1] from a step scorer counts as
    ``score_weight`` pseudo-rollouts, ``score`` of them successes.
 
 The posterior is Beta(prior_successes + s, prior_failures + f), where ``s``

@@ -62,3 +62,27 @@ def test_search_command_with_real_model(tmp_path):
     assert summary["model calls"] == 2
     rows = runner.invoke(cli, ["--db", str(db), "sql", "SELECT count(*) AS n FROM rollouts", "--json"])
     assert json.loads(rows.stdout) == [{"n": 2}]
+
+
+def test_real_model_stepwise_beam_reuses_prompt_cache(tmp_path, model):
+    from tater_graph.search import BeamConfig, beam_search
+
+    problems = load_problems("arith2", limit=1)
+    config = SearchConfig(n=1, seed=3, shots=1)
+    beam = BeamConfig(width=1, expansions=1, max_depth=2, step_max_tokens=16)
+    with StepGraph.open(tmp_path / "beam.duckdb", embedder="hashed") as graph:
+        summary = beam_search(graph, model, problems, config, beam=beam)
+
+    result = summary.problems[0]
+    assert 1 <= result.model_calls <= 2
+    assert 0 < result.generated_tokens <= 2 * 16
+    # The second step's prompt extends the first step's prompt and completion, so llama.cpp's
+    # prefix cache evaluates only the new tokens: far fewer than two full prompts.
+    full_prompt = model.count_tokens(_arith_prompt(problems[0].question))
+    assert result.prompt_tokens < full_prompt + 20
+
+
+def _arith_prompt(question):
+    from tater_graph.prompts import build_prompt, default_shots
+
+    return build_prompt(question, default_shots(1))

@@ -344,3 +344,28 @@ def test_bad_steps_rejected(apples):
         planner.continuations(APPLES.question, k=0)
     with pytest.raises(ConfigError, match="invalid problem"):
         planner.continuations(1.5)
+
+
+def test_large_scope_uses_filtered_index(apples, monkeypatch):
+    import tater_graph.planner as planner_module
+
+    exact = Planner(apples).continuations(APPLES.question, ["He starts with 2 apple."])
+    monkeypatch.setattr(planner_module, "_EXACT_SCOPE_NODES", 0)
+    indexed = Planner(apples).continuations(APPLES.question, ["He starts with 2 apple."])
+
+    assert indexed.state_node_id == exact.state_node_id
+    assert indexed.similarity == pytest.approx(exact.similarity, abs=1e-5)
+    assert [c.step_text for c in indexed.continuations] == [c.step_text for c in exact.continuations]
+
+
+def test_index_query_allowed_ids(apples):
+    vector = apples.embed([START])
+    node_ids = [row[0] for row in apples.sql("SELECT node_id FROM nodes WHERE depth > 0 ORDER BY 1").fetchall()]
+
+    everything, _ = apples.index.query(vector, 5)
+    only_two, _ = apples.index.query(vector, 5, allowed_ids=node_ids[-2:])
+    none, _ = apples.index.query(vector, 5, allowed_ids=[])
+
+    assert everything.shape == (1, 5)
+    assert sorted(only_two[0].tolist()) == node_ids[-2:]
+    assert none.shape == (1, 0)

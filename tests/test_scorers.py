@@ -34,16 +34,27 @@ QUESTION = "Janet's ducks lay 16 eggs. She eats 3 and bakes with 4. She sells th
     ("2 + 3 = 5 + 1 = 6", 1.0),
     ("(2 + 3) * 4 = 20", 1.0),
     ("5 - 7 = -2", 1.0),
+    ("Laura expects 100 - 5 = 95% to show up.", 1.0),
+    ("10% off, so .10*60 = $6.00", 1.0),
+    ("so S + 143 = 200 - 16 = 184.", 1.0),
     ("16 - 3 - 4 = 10", 0.0),
     ("9 * 2 = $19", 0.0),
     ("2 x 3 = 6 and 6 + 1 = 8", 0.0),
     ("10 / 3 = 3", 0.0),
     ("3 + 4 = 7.5", 0.0),
     ("1,000 + 1 = 1,002", 0.0),
+    ("Thus, she should run for 6/3=.5 hour.", 0.0),
+    ("4080 + 4080 / 2 = 4000 + 2040 = 6120 years", 0.0),
     ("She has 9 eggs left.", 0.5),
     ("x = 5", 0.5),
     ("#### 18", 0.5),
     ("100 / 0 = 5", 0.5),
+    ("There are 60 students x 2/3 = 40 students.", 0.5),
+    ("72 cubic ft * 3/4 = 54 cubic ft", 0.5),
+    ("8 x 1 1/2 = 12 rolls", 0.5),
+    ("100/5 = 5A/5 or 20 = A.", 0.5),
+    ("He works M + 4 + 2 = 8 hours a day.", 0.5),
+    ("Day 4:2(50+100+120)=540", 0.5),
 ])
 def test_arithmetic_scorer_cases(step, expected):
     assert ArithmeticScorer().score(QUESTION, [], step) == expected
@@ -184,7 +195,7 @@ def test_llama_logprobs_match_full_logits():
     again = backend.continuation_logprobs(prompt, continuation)  # second call reuses the KV cache
 
     # The oracle keeps the logits of every position and evaluates the continuation one token at a
-    # time, as decoding does: a batched evaluation differs by up to about 0.3 nats on this model.
+    # time, as decoding does: a batched evaluation differed by up to 0.27 nats per token here.
     oracle = Llama(model_path=str(backend.path), n_ctx=512, n_threads=1, logits_all=True, verbose=False)
     tokens = oracle.tokenize((prompt + continuation).encode(), add_bos=True)
     split = len(tokens) - len(logprobs)

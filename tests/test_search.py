@@ -109,3 +109,16 @@ def test_search_config_validation():
         SearchConfig(answer_format="latex")
     with pytest.raises(ConfigError, match="unknown search strategy 'mcts'"):
         get_strategy("mcts")
+
+
+def test_run_left_running_is_marked_interrupted_on_open(db_path):
+    from tater_graph import StepGraph
+
+    with StepGraph.open(db_path, embedder="hashed") as graph:
+        summary = best_of_n(graph, FakeModel(SOLUTIONS), [P1, P2], config(n=2))
+        # Simulate a writer killed mid-run: the run row still says running, with an empty ledger.
+        graph.sql("UPDATE runs SET status = 'running', n_problems = 0, generated_tokens = 0")
+    with StepGraph.open(db_path) as graph:
+        row = graph.sql("SELECT status, n_problems, generated_tokens FROM runs WHERE run_id = ?",
+                        params=[summary.run_id]).fetchall()[0]
+    assert row == ("interrupted", 2, summary.generated_tokens)

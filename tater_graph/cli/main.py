@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 from pathlib import Path
 
@@ -49,9 +50,15 @@ def cli(ctx: click.Context, db: Path, verbose: int, debug: bool) -> None:
     ctx.obj = Context(db, debug)
 
 
+def _raise_keyboard_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main() -> None:
     """Run the CLI, turning project errors into ``Error: ...`` and exit code 1."""
     debug = "--debug" in sys.argv
+    # SIGTERM (a job scheduler's stop) ends a search like Ctrl-C: the run is marked interrupted.
+    signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     try:
         code = cli.main(standalone_mode=False)
     except click.exceptions.Abort:

@@ -51,7 +51,10 @@ class FakeModel:
         self.calls.append(request)
         prompt_tokens = self.count_tokens(request.prompt)
         if prompt_tokens + request.max_tokens > self.n_ctx:
-            raise ContextOverflowError(f"prompt of {prompt_tokens} tokens plus {request.max_tokens} exceeds {self.n_ctx}")
+            raise ContextOverflowError(
+                f"prompt of {prompt_tokens} tokens plus a budget of {request.max_tokens} exceeds the "
+                f"{self.n_ctx}-token context of {self.name}: shorten the prompt or lower max_tokens"
+            )
         if request.seed in self.fail_on:
             raise ModelError(f"scripted failure for seed {request.seed}")
 

@@ -10,12 +10,14 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+import duckdb
+
 from tater_graph.answers import ANSWER_FORMATS, answers_match, extract_answer
 from tater_graph.errors import ConfigError, ModelError
 from tater_graph.graph import StepGraph
 from tater_graph.model.base import GenerationRequest, ModelBackend
 from tater_graph.prompts import STOP, build_prompt, default_shots
-from tater_graph.records import Problem, ProblemResult, Rollout, RunSummary
+from tater_graph.records import IngestResult, Problem, ProblemResult, Rollout, RunSummary
 from tater_graph.steps import SplitConfig, split_steps
 
 logger = logging.getLogger(__name__)
@@ -111,8 +113,16 @@ class RunRecorder:
             )
 
     def record(self, result: ProblemResult) -> None:
+        """Insert the problem's ledger row in its own statement and add it to the run."""
+        self.insert_row(self.graph.db.con, result)
         self.results.append(result)
-        self.graph.db.con.execute(
+
+    def insert_row(self, con: duckdb.DuckDBPyConnection, result: ProblemResult) -> None:
+        """Insert the problem's ledger row on ``con`` (inside a caller's transaction).
+
+        The caller adds ``result`` to :attr:`results` once that transaction commits.
+        """
+        con.execute(
             "INSERT INTO run_problems VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [self.run_id, result.problem_id, result.answer, result.is_correct, result.n_rollouts,
              result.prompt_tokens, result.generated_tokens, result.reused_tokens, result.model_calls,
@@ -142,3 +152,31 @@ class RunRecorder:
         )
         self.graph.flush()
         return summary
+
+
+def commit_problem(graph: StepGraph, recorder: RunRecorder, rollouts: Sequence[Rollout], known_problem_id: int | None,
+                   build: Callable[[int], ProblemResult]) -> ProblemResult:
+    """Write a problem's new rollouts and its ledger row in one transaction, then add the result to the run.
+
+    ``build`` makes the result from the problem id. With no new rollouts
+    (every sample came from the bank) only the ledger row is written, under
+    ``known_problem_id``.
+    """
+    if not rollouts:
+        if known_problem_id is None:
+            raise ValueError("a problem without new rollouts must already be stored")
+        result = build(known_problem_id)
+        recorder.record(result)
+        return result
+
+    results: list[ProblemResult] = []
+
+    def record(con: duckdb.DuckDBPyConnection, written: IngestResult) -> None:
+        problem_id = con.execute("SELECT problem_id FROM rollouts WHERE rollout_id = ?",
+                                 [written.rollout_ids[0]]).fetchall()[0][0]
+        results.append(build(problem_id))
+        recorder.insert_row(con, results[0])
+
+    graph.ingest(rollouts, run_id=recorder.run_id, also_write=record)
+    recorder.results.append(results[0])
+    return results[0]

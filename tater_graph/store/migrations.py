@@ -121,3 +121,23 @@ def migrate(con: duckdb.DuckDBPyConnection, migrations: list[Migration] | None =
             ) from error
         logger.info("applied migration %04d_%s", migration.version, migration.name)
     return todo
+
+
+def schema_signature(con: duckdb.DuckDBPyConnection) -> list[tuple]:
+    """Return the tables, columns, constraints and indexes of the open database, sorted.
+
+    Two databases with equal signatures have the same schema; a database
+    migrated from an old version is compared with a fresh one this way.
+    """
+    columns = con.execute(
+        "SELECT 'column', table_name, column_name, data_type, is_nullable, column_default "
+        "FROM information_schema.columns WHERE table_schema = 'main'"
+    ).fetchall()
+    constraints = con.execute(
+        "SELECT 'constraint', table_name, constraint_type, constraint_text, NULL, NULL "
+        "FROM duckdb_constraints() WHERE schema_name = 'main'"
+    ).fetchall()
+    indexes = con.execute(
+        "SELECT 'index', table_name, index_name, sql, NULL, NULL FROM duckdb_indexes() WHERE schema_name = 'main'"
+    ).fetchall()
+    return sorted(columns + constraints + indexes, key=lambda row: tuple(str(v) for v in row))

@@ -25,6 +25,7 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+import duckdb
 import numpy as np
 import pyarrow as pa
 
@@ -71,6 +72,7 @@ class _NewNode:
 
 
 Embed = Callable[[list[str]], np.ndarray]
+AlsoWrite = Callable[[duckdb.DuckDBPyConnection, IngestResult], None]
 
 
 class GraphWriter:
@@ -88,8 +90,14 @@ class GraphWriter:
         self.embed = embed
         self.namespace = namespace
 
-    def write(self, rollouts: Sequence[Rollout], run_id: int | None = None) -> IngestResult:
-        """Write ``rollouts`` in one transaction; on any error nothing is written."""
+    def write(self, rollouts: Sequence[Rollout], run_id: int | None = None,
+              also_write: AlsoWrite | None = None) -> IngestResult:
+        """Write ``rollouts`` in one transaction; on any error nothing is written.
+
+        ``also_write(con, result)``, when given, runs inside that transaction
+        after the rollouts are inserted, so rows that belong with them (a run's
+        per-problem ledger) are committed, or rolled back, together.
+        """
         for number, rollout in enumerate(rollouts, start=1):
             _validate(rollout, number)
         if not rollouts:
@@ -101,6 +109,13 @@ class GraphWriter:
             existing = self._load_nodes(sorted(set(problem_ids)))
             plan = _plan(rollouts, problem_ids, existing, self.db.next_id("nodes", "node_id"),
                          self.db.next_id("rollouts", "rollout_id"))
+            result = IngestResult(
+                problems=len(set(problem_ids)),
+                rollouts=len(rollouts),
+                new_nodes=len(plan.new_nodes),
+                new_edges=len(plan.new_edges),
+                rollout_ids=tuple(plan.rollout_ids),
+            )
 
             node_vectors = self._embed([n.step_text for n in plan.new_nodes if n.depth > 0])
             problem_vectors = self._embed([p[2] for p in new_problems])
@@ -117,15 +132,11 @@ class GraphWriter:
                     _insert_vectors(con, "node_vectors", "node_id", ids, node_vectors)
                 if problem_vectors is not None:
                     _insert_vectors(con, "problem_vectors", "problem_id", [p[0] for p in new_problems], problem_vectors)
+                if also_write is not None:
+                    also_write(con, result)
 
         logger.debug("wrote %d rollouts, %d new nodes", len(rollouts), len(plan.new_nodes))
-        return IngestResult(
-            problems=len(set(problem_ids)),
-            rollouts=len(rollouts),
-            new_nodes=len(plan.new_nodes),
-            new_edges=len(plan.new_edges),
-            rollout_ids=tuple(plan.rollout_ids),
-        )
+        return result
 
     def _embed(self, texts: list[str]) -> np.ndarray | None:
         """Embed each distinct text once: one step text often ends several new nodes."""
@@ -259,6 +270,10 @@ def _validate(rollout: Rollout, number: int) -> None:
     if not isinstance(rollout.problem.question, str) or not rollout.problem.question.strip():
         raise IngestError("the problem question is empty: every rollout needs its question text",
                           line=number, field="question")
+    for field_name in ("question", "gold_answer"):
+        _check_text(getattr(rollout.problem, field_name), number, field_name)
+    for field_name in ("answer", "text", "generator"):
+        _check_text(getattr(rollout, field_name), number, field_name)
     if not rollout.steps:
         if rollout.error is not None:
             return  # a failed sample is recorded without steps and counts toward no node
@@ -266,13 +281,25 @@ def _validate(rollout: Rollout, number: int) -> None:
     for position, step in enumerate(rollout.steps, start=1):
         if not isinstance(step, str) or not step.strip():
             raise IngestError(f"step {position} is empty or not text", line=number, field="steps")
-        if "\x00" in step:
-            raise IngestError(f"step {position} contains a NUL character", line=number, field="steps")
+        _check_text(step, number, "steps", subject=f"step {position} ")
     if rollout.step_labels is not None and len(rollout.step_labels) != len(rollout.steps):
         raise IngestError(
             f"{len(rollout.step_labels)} step labels for {len(rollout.steps)} steps: give one label per step",
             line=number, field="step_labels",
         )
+
+
+def _check_text(value: str | None, number: int, field_name: str, subject: str = "") -> None:
+    """Reject text that DuckDB cannot store as VARCHAR: NUL characters and lone surrogates."""
+    if value is None:
+        return
+    if "\x00" in value:
+        raise IngestError(f"{subject}contains a NUL character: remove it", line=number, field=field_name)
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise IngestError(f"{subject}contains an unpaired surrogate at character {error.start}, which is not "
+                          "valid Unicode: fix the encoding", line=number, field=field_name) from error
 
 
 def _insert_problems(con, new_problems: list[tuple], namespace: str) -> None:
