@@ -3,8 +3,10 @@
 The index file sits beside the database (``graph.duckdb.hnsw``) with a JSON
 sidecar (``graph.duckdb.hnsw.json``) recording the database id, the
 embedder, dimension, vector count, the largest node id indexed, hnswlib
-parameters and the file's size and SHA-256. On open, the sidecar, the
-checksum and the hnswlib file header are checked before hnswlib reads the
+parameters and the size and SHA-256 of the index file and of its aliases
+file (``graph.duckdb.hnsw.aliases``: nodes with identical vectors share one
+HNSW point, see :mod:`tater_graph.index_aliases`). On open, the sidecar, the
+checksums and the hnswlib file header are checked before hnswlib reads the
 file. A missing, foreign, truncated or corrupted file is rebuilt from DuckDB
 with a warning. An index that is only behind is caught up with the vectors
 added since. hnswlib's ``add_items`` is not safe alongside queries and
@@ -27,13 +29,18 @@ import hnswlib
 import numpy as np
 
 from tater_graph.errors import VectorIndexError
+from tater_graph.index_aliases import VectorAliases
 from tater_graph.store.database import Database
 
 logger = logging.getLogger(__name__)
 
-SIDECAR_FORMAT = 1
+SIDECAR_FORMAT = 2
 DATABASE_ID_KEY = "database_id"
 _CHUNK = 100_000
+# A filtered query allowing at most this many points compares the query with
+# each of them instead of searching the graph: hnswlib's filtered search
+# visits most of the graph to find k allowed points among few.
+EXACT_FILTER_MAX = 4096
 
 
 @dataclass(frozen=True)
@@ -65,6 +72,8 @@ class Sidecar:
     ef_construction: int
     sha256: str
     size_bytes: int
+    aliases_sha256: str
+    points: int  # vectors in the hnswlib file; ``count`` also counts the aliases
 
 
 class VectorIndex:
@@ -75,11 +84,13 @@ class VectorIndex:
         self.path = Path(path)
         self.database_id = database_id
         self.sidecar_path = self.path.with_name(self.path.name + ".json")
+        self.aliases_path = self.path.with_name(self.path.name + ".aliases")
         self.embedder = embedder
         self.dim = dim
         self.params = params
         self._lock = threading.Lock()
         self._index: hnswlib.Index | None = None
+        self._aliases = VectorAliases()
         self.last_node_id = 0
         self.dirty = False
 
@@ -140,7 +151,9 @@ class VectorIndex:
             index.load_index(str(self.path), max_elements=sidecar.max_elements)
         except (RuntimeError, ValueError, MemoryError) as error:
             return f"hnswlib cannot load the file ({error})"
-        labels = np.sort(np.asarray(index.get_ids_list(), dtype=np.int64))
+        aliases = VectorAliases.load(self.aliases_path)
+        labels = np.sort(np.concatenate([np.asarray(index.get_ids_list(), dtype=np.int64),
+                                         np.fromiter(aliases.label_of, dtype=np.int64, count=aliases.alias_count)]))
         stored = np.sort(db.cursor().sql("SELECT node_id FROM node_vectors").to_arrow_table()
                          .column("node_id").to_numpy())
         if len(labels) != len(stored) or not np.array_equal(labels, stored):
@@ -164,18 +177,23 @@ class VectorIndex:
             tmp = self.path.with_name(self.path.name + ".tmp")
             self._index.save_index(str(tmp))
             _fsync(tmp)
+            aliases_tmp = self.aliases_path.with_name(self.aliases_path.name + ".tmp")
+            aliases_tmp.write_bytes(self._aliases.to_bytes())
+            _fsync(aliases_tmp)
             sidecar = Sidecar(
                 format=SIDECAR_FORMAT, database_id=self.database_id, embedder=self.embedder, dim=self.dim, space="cosine",
-                count=self._index.get_current_count(), last_node_id=self.last_node_id,
+                count=self._aliases.count, points=self._index.get_current_count(), last_node_id=self.last_node_id,
                 max_elements=self._index.get_max_elements(), M=self.params.M,
                 ef_construction=self.params.ef_construction, sha256=_sha256(tmp), size_bytes=tmp.stat().st_size,
+                aliases_sha256=_sha256(aliases_tmp),
             )
             side_tmp = self.sidecar_path.with_name(self.sidecar_path.name + ".tmp")
             side_tmp.write_text(json.dumps(asdict(sidecar), indent=1))
             _fsync(side_tmp)
-            # The sidecar goes first: a crash between the two renames leaves a
-            # checksum that does not match the old file, so it is rebuilt.
+            # The sidecar goes first: a crash between the renames leaves a
+            # checksum that does not match an old file, so the index is rebuilt.
             os.replace(side_tmp, self.sidecar_path)
+            os.replace(aliases_tmp, self.aliases_path)
             os.replace(tmp, self.path)
             self.dirty = False
 
@@ -183,6 +201,13 @@ class VectorIndex:
 
     @property
     def count(self) -> int:
+        """Node ids in the index, aliases of a repeated vector included."""
+        with self._lock:
+            return 0 if self._index is None else self._aliases.count
+
+    @property
+    def point_count(self) -> int:
+        """Distinct vectors stored in hnswlib."""
         with self._lock:
             return 0 if self._index is None else self._index.get_current_count()
 
@@ -198,36 +223,60 @@ class VectorIndex:
         """Return (node ids, cosine similarities), each of shape (n, k'), k' <= k.
 
         ``allowed_ids`` restricts the results to those node ids (hnswlib's
-        filtered search); None allows every node.
+        filtered search); None allows every node. Nodes with the same vector
+        tie and follow each other, the first one indexed first.
         """
         vectors = np.atleast_2d(np.asarray(vectors, dtype=np.float32))
         empty = np.empty((len(vectors), 0))
         with self._lock:
             if self._index is None or self._index.get_current_count() == 0:
                 return empty.astype(np.int64), empty
-            k = min(k, self._index.get_current_count())
-            search_filter = None
+            points = min(k, self._index.get_current_count())
+            allowed = search_filter = None
             if allowed_ids is not None:
                 allowed = allowed_ids if isinstance(allowed_ids, (set, frozenset)) else set(allowed_ids)
-                k = min(k, len(allowed))
-                search_filter = allowed.__contains__
-            while k > 0:
-                self._index.set_ef(max(self.params.ef_search, k))
+                allowed_labels = self._aliases.labels_of(allowed)
+                if len(allowed_labels) <= EXACT_FILTER_MAX:
+                    return self._exact_query(vectors, k, allowed_labels, allowed)
+                points = min(points, len(allowed_labels))
+                search_filter = allowed_labels.__contains__
+            while points > 0:
+                self._index.set_ef(max(self.params.ef_search, points))
                 try:
-                    labels, distances = self._index.knn_query(vectors, k=k, num_threads=1, filter=search_filter)
-                    return labels.astype(np.int64), 1.0 - distances
+                    labels, distances = self._index.knn_query(vectors, k=points, num_threads=1, filter=search_filter)
                 except RuntimeError:
                     # hnswlib raises when it finds fewer than k matches (a tight filter): ask for fewer.
-                    k //= 2
+                    points //= 2
+                    continue
+                if not self._aliases.alias_count:
+                    return labels.astype(np.int64), 1.0 - distances
+                return self._aliases.expand(labels, 1.0 - distances, k, allowed)
         return empty.astype(np.int64), empty
 
     # ---- internals -----------------------------------------------------------
+
+    def _exact_query(self, vectors: np.ndarray, k: int, labels: set[int],
+                     allowed: set[int]) -> tuple[np.ndarray, np.ndarray]:
+        """Rank the stored vectors of ``labels`` by cosine similarity (an exact search)."""
+        if not labels:
+            empty = np.empty((len(vectors), 0))
+            return empty.astype(np.int64), empty
+        candidates = np.fromiter(sorted(labels), dtype=np.int64, count=len(labels))
+        # Unit vectors (cosine space). hnswlib 0.8.0 returns a list 2 to 3 times faster than its numpy form.
+        stored = np.array(self._index.get_items(candidates, return_type="list"), dtype=np.float32)
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        similarities = (vectors / np.where(norms == 0, 1, norms)) @ stored.T
+        top = np.argsort(-similarities, axis=1, kind="stable")[:, :k]
+        ranked_labels = candidates[top]
+        ranked = np.take_along_axis(similarities, top, axis=1)
+        return self._aliases.expand(ranked_labels, ranked, k, allowed)
 
     def _new_index(self, capacity: int) -> None:
         index = hnswlib.Index(space="cosine", dim=self.dim)
         index.init_index(max_elements=capacity, M=self.params.M, ef_construction=self.params.ef_construction,
                          random_seed=100)
         self._index = index
+        self._aliases = VectorAliases()
         self.last_node_id = 0
         self.dirty = True
 
@@ -238,9 +287,10 @@ class VectorIndex:
             index.load_index(str(self.path), max_elements=sidecar.max_elements)
         except (RuntimeError, ValueError, MemoryError) as error:
             return f"hnswlib cannot load the file ({error})"
-        if index.get_current_count() != sidecar.count:
-            return f"file holds {index.get_current_count()} vectors, the sidecar says {sidecar.count}"
+        if index.get_current_count() != sidecar.points:
+            return f"file holds {index.get_current_count()} vectors, the sidecar says {sidecar.points}"
         self._index = index
+        self._aliases = VectorAliases.load(self.aliases_path)
         self.last_node_id = sidecar.last_node_id
         return None
 
@@ -248,10 +298,12 @@ class VectorIndex:
         assert self._index is not None
         if vectors.shape[1] != self.dim:
             raise VectorIndexError(f"vectors have {vectors.shape[1]} dimensions, the index {self.dim}")
-        needed = self._index.get_current_count() + len(ids)
+        new_ids, new_vectors = self._aliases.split(ids, vectors)
+        needed = self._index.get_current_count() + len(new_ids)
         if needed > self._index.get_max_elements():
             self._index.resize_index(max(needed, 2 * self._index.get_max_elements()))
-        self._index.add_items(vectors, ids, num_threads=-1)
+        if len(new_ids):
+            self._index.add_items(new_vectors, new_ids, num_threads=-1)
         self.last_node_id = max(self.last_node_id, int(ids.max()))
         self.dirty = True
 
@@ -302,6 +354,10 @@ class VectorIndex:
             return f"file is {size} bytes, the sidecar says {sidecar.size_bytes} (truncated or replaced)"
         if _sha256(self.path) != sidecar.sha256:
             return "checksum mismatch (corrupted or replaced)"
+        if not self.aliases_path.exists():
+            return "aliases file missing"
+        if _sha256(self.aliases_path) != sidecar.aliases_sha256:
+            return "aliases file checksum mismatch (corrupted or replaced)"
         return _check_header(self.path, self.dim, sidecar)
 
     def _read_sidecar(self) -> Sidecar:
@@ -327,9 +383,9 @@ def _check_header(path: Path, dim: int, sidecar: Sidecar) -> str | None:
     with open(path, "rb") as handle:
         fields = _HEADER.unpack(handle.read(_HEADER.size))
     _, max_elements, count, per_element, label_offset, data_offset, _, _, _, max_m0, m, _, _ = fields
-    if count != sidecar.count or max_elements != sidecar.max_elements or m != sidecar.M:
+    if count != sidecar.points or max_elements != sidecar.max_elements or m != sidecar.M:
         return (f"header says {count} of {max_elements} vectors with M={m}, the sidecar "
-                f"{sidecar.count} of {sidecar.max_elements} with M={sidecar.M}")
+                f"{sidecar.points} of {sidecar.max_elements} with M={sidecar.M}")
     if label_offset - data_offset != 4 * dim or per_element != label_offset + 8 or data_offset != 4 * max_m0 + 4:
         return f"header describes vectors of {(label_offset - data_offset) // 4} dimensions, expected {dim}"
     if count > max_elements or size < _HEADER.size + count * (per_element + 4):

@@ -27,10 +27,12 @@ def test_index_behind_database_is_caught_up(db_path):
         fill(graph, 10)
     sidecar = json.loads((db_path.parent / "graph.duckdb.hnsw.json").read_text())
     saved = (db_path.parent / "graph.duckdb.hnsw").read_bytes()
+    saved_aliases = (db_path.parent / "graph.duckdb.hnsw.aliases").read_bytes()
     with StepGraph.open(db_path) as graph:
         fill(graph, 5, offset=10)
     # Put back the older index, as if the process died after the commit but before saving it.
     (db_path.parent / "graph.duckdb.hnsw").write_bytes(saved)
+    (db_path.parent / "graph.duckdb.hnsw.aliases").write_bytes(saved_aliases)
     (db_path.parent / "graph.duckdb.hnsw.json").write_text(json.dumps(sidecar))
     with StepGraph.open(db_path) as graph:
         assert graph.index_status == "caught-up"

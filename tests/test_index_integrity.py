@@ -81,7 +81,7 @@ def wrong_dimension_in_sidecar(db_path, tmp_path):
 
 def wrong_count(db_path, tmp_path):
     _, sidecar = paths(db_path)
-    rewrite_sidecar(sidecar, count=json.loads(sidecar.read_text())["count"] - 3)
+    rewrite_sidecar(sidecar, points=json.loads(sidecar.read_text())["points"] - 3)
 
 
 def foreign_file(db_path, tmp_path):

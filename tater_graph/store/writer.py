@@ -17,6 +17,7 @@ mean of a Beta(1, 1) prior updated with the graded outcomes:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import re
@@ -45,6 +46,7 @@ def question_hash(question: str) -> str:
     return hashlib.blake2b(folded.encode("utf-8"), digest_size=16).hexdigest()
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def step_hash(step_norm: str) -> int:
     return int.from_bytes(hashlib.blake2b(step_norm.encode("utf-8"), digest_size=16).digest(), "big")
 
@@ -137,13 +139,22 @@ class GraphWriter:
         return result
 
     def _embed(self, texts: list[str]) -> np.ndarray | None:
+        """Embed each distinct text once: one step text often ends several new nodes."""
         if self.embed is None or not texts:
             return None
-        return np.asarray(self.embed(texts), dtype=np.float32)
+        rows: dict[str, int] = {}
+        row_of_text = [rows.setdefault(text, len(rows)) for text in texts]
+        vectors = np.asarray(self.embed(list(rows)), dtype=np.float32)
+        return vectors[row_of_text]
 
     def _resolve_problems(self, rollouts: Sequence[Rollout]) -> tuple[list[int], list[tuple]]:
         """Return each rollout's problem id, and the rows of problems to create."""
-        hashes = {question_hash(r.problem.question): r.problem for r in rollouts}
+        # Rollouts of one problem share its question, so each text is hashed once.
+        hash_of: dict[str, str] = {}
+        for rollout in rollouts:
+            if rollout.problem.question not in hash_of:
+                hash_of[rollout.problem.question] = question_hash(rollout.problem.question)
+        hashes = {hash_of[r.problem.question]: r.problem for r in rollouts}
         table = pa.table({"question_hash": list(hashes)})
         self.db.con.register("_tg_hashes", table)
         try:
@@ -164,7 +175,7 @@ class GraphWriter:
                 found[qhash] = next_id
                 new_problems.append((next_id, qhash, problem.question, problem))
                 next_id += 1
-        ids = [found[question_hash(r.problem.question)] for r in rollouts]
+        ids = [found[hash_of[r.problem.question]] for r in rollouts]
         return ids, new_problems
 
     def _load_nodes(self, problem_ids: list[int]) -> dict[tuple[int, str], int]:
@@ -204,6 +215,8 @@ def _plan(rollouts: Sequence[Rollout], problem_ids: list[int], existing: dict[tu
     edge_traversals: dict[tuple[int, int], int] = defaultdict(int)
     terminal_answers: dict[int, str] = {}
     paths = []
+    # Rollouts of one problem repeat their shared prefixes, so each text is normalized once.
+    normalized: dict[str, str] = {}
     step_texts: list[str] = []
     step_labels: list[int | None] = []
 
@@ -218,7 +231,10 @@ def _plan(rollouts: Sequence[Rollout], problem_ids: list[int], existing: dict[tu
         return found
 
     for rollout, problem_id in zip(rollouts, problem_ids):
-        norms = [normalize_step(step) for step in rollout.steps]
+        for step in rollout.steps:
+            if step not in normalized:
+                normalized[step] = normalize_step(step)
+        norms = [normalized[step] for step in rollout.steps]
         path = [node_for(problem_id, ROOT_KEY, 0, "", "")]
         for depth, (step, norm, key) in enumerate(zip(rollout.steps, norms, state_keys(norms)), start=1):
             child = node_for(problem_id, key, depth, step, norm)
