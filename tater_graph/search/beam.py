@@ -22,6 +22,7 @@ import json
 import logging
 import time
 from collections.abc import Sequence
+from functools import partial
 from dataclasses import dataclass
 
 from tater_graph.answers import answers_match, extract_answer, majority_vote
@@ -31,7 +32,8 @@ from tater_graph.model.base import ModelBackend
 from tater_graph.planner import Planner
 from tater_graph.records import Problem, ProblemResult, Rollout, RunSummary
 from tater_graph.scorers import StepScorer, get_scorer
-from tater_graph.search.common import ProgressCallback, RunRecorder, SearchConfig, commit_problem, rollout_seed
+from tater_graph.search.common import (ProgressCallback, RunRecorder, SearchConfig, commit_problem, rollout_seed,
+                                       run_problems)
 from tater_graph.search.recycling import BankContext, Ledger, RecyclingConfig, is_final_step, recall, vote_decided
 from tater_graph.search.sampling import RESAMPLE_STRIDE, generate_step
 from tater_graph.steps import normalize_step
@@ -122,23 +124,9 @@ def beam_search(graph: StepGraph, model: ModelBackend, problems: Sequence[Proble
     planner = planner if planner is not None or not needs_planner else Planner(graph)
     settings = {"beam": beam.__dict__, "recycling": recycling.to_dict(), "scorer": getattr(scorer, "name", None)}
     recorder = RunRecorder(graph, "beam", dataset, model.name, _merge_json(config.to_json(), settings))
-    status = "failed"
-    try:
-        for number, problem in enumerate(problems, start=1):
-            result = _solve(graph, model, problem, config, beam, recycling, planner, scorer, recorder)
-            if progress is not None:
-                progress(number, len(problems), result)
-        status = "finished"
-    except KeyboardInterrupt:
-        status = "interrupted"
-        raise
-    finally:
-        if planner is not None:
-            planner.flush()  # its buffered last-use times of the nodes it returned
-        summary = recorder.finish(status)
-        logger.info("beam run %d %s: %d/%d correct, %d tokens generated, %d reused", summary.run_id, status,
-                    summary.n_correct, summary.n_problems, summary.generated_tokens, summary.reused_tokens)
-    return summary
+    solve = partial(_solve, graph, model, config=config, beam=beam, recycling=recycling, planner=planner,
+                    scorer=scorer, recorder=recorder)
+    return run_problems(recorder, problems, solve, planner, progress)
 
 
 def _solve(graph: StepGraph, model: ModelBackend, problem: Problem, config: SearchConfig, beam: BeamConfig,

@@ -11,6 +11,7 @@ import json
 import logging
 import time
 from collections.abc import Sequence
+from functools import partial
 from dataclasses import replace
 
 from tater_graph.answers import majority_vote
@@ -19,7 +20,8 @@ from tater_graph.model.base import ModelBackend
 from tater_graph.planner import Planner
 from tater_graph.prompts import format_solution
 from tater_graph.records import Problem, ProblemResult, Rollout, RunSummary
-from tater_graph.search.common import ProgressCallback, RunRecorder, SearchConfig, commit_problem, sample_rollout
+from tater_graph.search.common import (ProgressCallback, RunRecorder, SearchConfig, commit_problem, run_problems,
+                                       sample_rollout)
 from tater_graph.search.recycling import BankContext, Ledger, RecyclingConfig, recall, vote_decided
 from tater_graph.search.sampling import sample_avoiding_dead_ends
 
@@ -43,23 +45,8 @@ def best_of_n(graph: StepGraph, model: ModelBackend, problems: Sequence[Problem]
     """
     planner = planner if planner is not None or not recycling.needs_planner else Planner(graph)
     recorder = RunRecorder(graph, "best-of-n", dataset, model.name, _config_json(config, recycling))
-    status = "failed"
-    try:
-        for number, problem in enumerate(problems, start=1):
-            result = _solve(graph, model, problem, config, recycling, planner, recorder)
-            if progress is not None:
-                progress(number, len(problems), result)
-        status = "finished"
-    except KeyboardInterrupt:
-        status = "interrupted"
-        raise
-    finally:
-        if planner is not None:
-            planner.flush()  # its buffered last-use times of the nodes it returned
-        summary = recorder.finish(status)
-        logger.info("run %d %s: %d/%d correct, %d tokens generated, %d reused", summary.run_id, status,
-                    summary.n_correct, summary.n_problems, summary.generated_tokens, summary.reused_tokens)
-    return summary
+    solve = partial(_solve, graph, model, config=config, recycling=recycling, planner=planner, recorder=recorder)
+    return run_problems(recorder, problems, solve, planner, progress)
 
 
 def _solve(graph: StepGraph, model: ModelBackend, problem: Problem, config: SearchConfig,

@@ -9,6 +9,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import duckdb
 
@@ -19,6 +20,9 @@ from tater_graph.model.base import GenerationRequest, ModelBackend
 from tater_graph.prompts import STOP, build_prompt, default_shots
 from tater_graph.records import IngestResult, Problem, ProblemResult, Rollout, RunSummary
 from tater_graph.steps import SplitConfig, split_steps
+
+if TYPE_CHECKING:
+    from tater_graph.planner import Planner
 
 logger = logging.getLogger(__name__)
 
@@ -101,6 +105,7 @@ class RunRecorder:
     """Creates the run row, records each problem's ledger, and closes the run."""
 
     def __init__(self, graph: StepGraph, strategy: str, dataset: str | None, model_name: str, config_json: str):
+        self.strategy = strategy
         self.graph = graph
         self.started = time.perf_counter()
         self.results: list[ProblemResult] = []
@@ -186,3 +191,32 @@ def commit_problem(graph: StepGraph, recorder: RunRecorder, rollouts: Sequence[R
 
         backup_vote(graph, results[0].problem_id, results[0].answer)
     return results[0]
+
+
+def run_problems(recorder: RunRecorder, problems: Sequence[Problem], solve: Callable[[Problem], ProblemResult],
+                 planner: Planner | None, progress: ProgressCallback | None) -> RunSummary:
+    """Solve each problem in order and close the run, whatever stops the loop.
+
+    The run ends ``finished``, ``interrupted`` (Ctrl-C or SIGTERM) or
+    ``failed`` (any other exception, which propagates). The planner's
+    buffered last-use times are written before the run is closed.
+    """
+    status = "failed"
+    try:
+        for number, problem in enumerate(problems, start=1):
+            result = solve(problem)
+            if progress is not None:
+                progress(number, len(problems), result)
+        status = "finished"
+    except KeyboardInterrupt:
+        status = "interrupted"
+        raise
+    finally:
+        if planner is not None:
+            planner.flush()
+        summary = recorder.finish(status)
+        logger.info("%s run %d %s: %d/%d correct, %d tokens generated, %d reused", recorder.strategy,
+                    summary.run_id, status, summary.n_correct, summary.n_problems, summary.generated_tokens,
+                    summary.reused_tokens)
+    return summary
+
