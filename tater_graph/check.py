@@ -4,7 +4,7 @@ Each invariant is one function over a read-only connection; :data:`INVARIANTS`
 fixes their order. A failed invariant reports how many rows break it and up
 to :data:`EXAMPLES` of them, so the report stays short on a large database.
 
-- ``schema-version``: the schema version is the latest this tater-graph knows,
+- ``schema-version``: the schema version is the latest this tater-graph supports,
   and the tables, columns, constraints and indexes equal those of a fresh database.
 - ``whole-rollouts``: every rollout has exactly ``n_steps`` steps at positions
   1..n_steps, each on a node of its problem at the depth of its position, and
@@ -74,7 +74,7 @@ def check_graph(path: str | os.PathLike[str]) -> CheckReport:
 
     Raises:
         DatabaseError: the file is missing or cannot be opened read-only
-            (:class:`DatabaseLockedError` while a writer holds it).
+            (:class:`DatabaseLockedError` while a writer has it open).
     """
     with Database(path, read_only=True, check_version=False) as db:
         results = []

@@ -182,7 +182,7 @@ def _from_jsonl(record: dict[str, Any], path: str, line: int, answer_format: str
         text = _text(record, "text", path, line, required=True)
         steps = tuple(split_steps(text, split))
         if not steps:
-            raise IngestError("text holds no steps after splitting", path=path, line=line, field="text")
+            raise IngestError("text contains no steps after splitting", path=path, line=line, field="text")
         if len(steps) > min(MAX_STEPS, split.max_steps):
             raise IngestError(f"text splits into {len(steps)} steps, more than the limit of "
                               f"{min(MAX_STEPS, split.max_steps)}", path=path, line=line, field="text")
@@ -257,7 +257,7 @@ def _from_processbench(record: dict[str, Any], path: str, number: int, answer_fo
     if isinstance(label, bool) or not isinstance(label, int) or not -1 <= label < len(steps):
         raise IngestError(f"expected -1 or a step index below {len(steps)}, got {_preview(label)}",
                           path=path, line=number, field="label")
-    labels = tuple(1 if label == -1 or i < label else (-1 if i == label else None) for i in range(len(steps)))
+    labels = tuple(_processbench_label(position, label) for position in range(len(steps)))
     record_id = _text(record, "id", path, number, required=False)
     dataset = record_id.rsplit("-", 1)[0] if record_id and "-" in record_id else "processbench"
     fmt = "math" if dataset == "math" or "\\boxed" in steps[-1] else answer_format
@@ -281,3 +281,14 @@ def _from_prm800k(record: dict[str, Any], path: str, line: int) -> Rollout:
     answer = _text(record, "answer", path, line, required=False)
     return Rollout(Problem(question, None, "prm800k", None), steps, answer, None, source="prm800k-stepwise",
                    score=None if rating is None else float(rating), step_labels=labels)
+
+
+def _processbench_label(position: int, first_wrong: int) -> int | None:
+    """Return a step's label: 1 before the first wrong step (or everywhere when it is -1),
+    -1 at it, and None after it, where ProcessBench makes no claim."""
+    if first_wrong == -1 or position < first_wrong:
+        return 1
+    if position == first_wrong:
+        return -1
+    return None
+

@@ -213,7 +213,13 @@ def _run_size(size: int, repeats: int, workdir: Path, args: argparse.Namespace) 
     save("raw ingest")
 
     # Fewer cases at 1M keep the run within the CPU budget; p99 then rests on 450 samples a kind.
-    cases = sample_query_cases(batches, count=100 if args.quick else (150 if size >= 1_000_000 else 300), seed=11)
+    if args.quick:
+        case_count = 100
+    elif size >= 1_000_000:
+        case_count = 150
+    else:
+        case_count = 300
+    cases = sample_query_cases(batches, count=case_count, seed=11)
     planner_profile = args.results.parent / f"profile-planner-{size}.txt" if args.profile_planner else None
     result["queries"] = measure_queries(graph_path, cases, repeats=3, profile_path=planner_profile)
     save("queries")

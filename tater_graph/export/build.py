@@ -105,18 +105,24 @@ class Selection:
         return sql, list(self.params)
 
 
+def _fetch_one(db: Database, sql: str, key: int, missing: str) -> tuple:
+    """Return the single row ``sql`` selects for ``key``; raise NotFoundError with ``missing`` when there is none."""
+    rows = db.cursor().execute(sql, [key]).fetchall()
+    if not rows:
+        raise NotFoundError(missing)
+    return rows[0]
+
+
 def select_problem(db: Database, problem_id: int) -> Selection:
     """Select every node of one problem's DAG.
 
     Raises:
         NotFoundError: no problem has this id.
     """
-    found = db.cursor().execute("SELECT question, gold_answer, dataset, source_id FROM problems WHERE problem_id = ?",
-                                [problem_id]).fetchall()
-    if not found:
-        raise NotFoundError(f"problem {problem_id} not found: list problems with "
-                            "`tater-graph sql \"SELECT problem_id, question FROM problems\"`")
-    question, gold_answer, dataset, source_id = found[0]
+    question, gold_answer, dataset, source_id = _fetch_one(
+        db, "SELECT question, gold_answer, dataset, source_id FROM problems WHERE problem_id = ?", problem_id,
+        f"problem {problem_id} not found: list problems with "
+        "`tater-graph sql \"SELECT problem_id, question FROM problems\"`")
     attributes = {"problem_id": problem_id, "question": question, "gold_answer": gold_answer, "dataset": dataset,
                   "source_id": source_id}
     return Selection(f"problem-{problem_id}", "SELECT node_id FROM nodes WHERE problem_id = ?", (problem_id,),
@@ -129,12 +135,10 @@ def select_run(db: Database, run_id: int) -> Selection:
     Raises:
         NotFoundError: no run has this id.
     """
-    found = db.cursor().execute("SELECT strategy, dataset, model, status FROM runs WHERE run_id = ?",
-                                [run_id]).fetchall()
-    if not found:
-        raise NotFoundError(f"run {run_id} not found: list runs with "
-                            "`tater-graph sql \"SELECT run_id, strategy, started_at FROM runs\"`")
-    strategy, dataset, model, status = found[0]
+    strategy, dataset, model, status = _fetch_one(
+        db, "SELECT strategy, dataset, model, status FROM runs WHERE run_id = ?", run_id,
+        f"run {run_id} not found: list runs with "
+        "`tater-graph sql \"SELECT run_id, strategy, started_at FROM runs\"`")
     node_sql = (
         "SELECT s.node_id FROM rollout_steps s JOIN rollouts r USING (rollout_id) WHERE r.run_id = ? "
         "UNION SELECT terminal_node_id FROM rollouts WHERE run_id = ? "

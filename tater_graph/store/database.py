@@ -108,7 +108,7 @@ class Database:
             self.con.execute("COMMIT")
 
     def checkpoint(self) -> None:
-        """Write the WAL into the database file, so the file alone holds every commit."""
+        """Write the WAL into the database file, so the file alone contains every commit."""
         if not self.read_only:
             with self._lock:
                 self.con.execute("CHECKPOINT")
@@ -145,7 +145,7 @@ class Database:
 
 _LOCK_HOLDER = re.compile(r"PID (\d+)")
 
-# Resolved paths this process holds open for writing. DuckDB itself lets two
+# Resolved paths this process has open for writing. DuckDB itself lets two
 # connections of one process share a file, which would make two writers.
 _open_writers: set[Path] = set()
 _open_writers_lock = threading.Lock()
